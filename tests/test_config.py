@@ -1,0 +1,105 @@
+"""Tests for course_lib.config: the one module that reads the environment."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import config
+from course_lib.config import describe, device, fast, pick, seed_everything
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
+def test_pick_fast(monkeypatch, value):
+    monkeypatch.setenv("COURSE_FAST", value)
+    assert fast() is True
+    assert pick(full=1000, fast=10) == 10
+    assert "mode: fast" in describe()
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", ""])
+def test_pick_full(monkeypatch, value):
+    monkeypatch.setenv("COURSE_FAST", value)
+    assert pick(full=1000, fast=10) == 1000
+
+
+def test_pick_full_when_unset(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    assert fast() is False
+    assert pick(full=(256, 256), fast=(64, 64)) == (256, 256)
+    assert "mode: full" in describe()
+
+
+@pytest.mark.parametrize("value", ["2", "fast", "maybe"])
+def test_bad_course_fast(monkeypatch, value):
+    monkeypatch.setenv("COURSE_FAST", value)
+    with pytest.raises(ValueError, match="COURSE_FAST"):
+        pick(full=1, fast=0)
+
+
+def test_device_cpu(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert device() == torch.device("cpu")
+    assert "device: cpu" in describe()
+
+
+def test_device_default_without_cuda(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value", ["gpu", "cuda:abc", "banana"])
+def test_bad_course_device(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match="COURSE_DEVICE"):
+        device()
+
+
+@pytest.mark.parametrize("value", ["cuda", "cuda:0"])
+def test_cuda_requested_but_unavailable(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="COURSE_DEVICE.*CUDA"):
+        device()
+
+
+@pytest.fixture
+def restore_cudnn(monkeypatch):
+    # seed_everything sets these globally; let the test leave them as it found them
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", torch.backends.cudnn.deterministic)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
+
+
+def _draws(gen: torch.Generator) -> tuple:
+    return random.random(), float(np.random.rand()), float(torch.rand(())), float(torch.rand((), generator=gen))
+
+
+def test_seed_everything_is_reproducible(restore_cudnn):
+    first = _draws(seed_everything(42))
+    second = _draws(seed_everything(42))
+    assert first == second
+    assert _draws(seed_everything(43)) != first
+    assert torch.backends.cudnn.deterministic is True and torch.backends.cudnn.benchmark is False
+
+
+def test_seed_everything_returns_a_seeded_generator(restore_cudnn):
+    g = seed_everything(5)
+    assert isinstance(g, torch.Generator) and g.initial_seed() == 5
+
+
+@pytest.mark.parametrize("seed", [1.5, "0", None, True])
+def test_seed_everything_rejects_non_int(seed, restore_cudnn):
+    with pytest.raises(TypeError, match="seed"):
+        seed_everything(seed)
+
+
+def test_large_seed_is_accepted(restore_cudnn):
+    seed_everything(2**40)  # numpy only takes 32 bits: reduced modulo 2**32
+
+
+def test_public_names():
+    assert set(config.__all__) >= {"pick", "device", "seed_everything", "describe", "fast"}
