@@ -1,0 +1,6 @@
+"""Neural networks used by the chapters, each a small readable file.
+
+Import them from here: ``from course_lib.models import UNet``.
+"""
+
+from .composed import ComposedConv2d, InpaintingCNN, NormalizedConvolution
