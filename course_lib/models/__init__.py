@@ -4,3 +4,4 @@ Import them from here: ``from course_lib.models import UNet``.
 """
 
 from .composed import ComposedConv2d, InpaintingCNN, NormalizedConvolution
+from .denoiser import DenoisingUNet

@@ -1,0 +1,65 @@
+"""Time DPS on this CPU and print a markdown table: ``python benchmarks/bench_dps.py``.
+
+Measures a 200-step DPS inpainting run (guidance on: one denoiser forward and backward per step)
+with the chapter's learned 32x32 digit prior, for one sample and a batch of 8, at one thread and at
+PyTorch's default thread count, plus the 8x8 Gaussian-prior problem of the chapter (1000 samples).
+Each entry is the best of ``--repeats`` runs (the machine may be shared, so the best is the most stable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+
+from course_lib.diffusion import digit_images, digits8, dps_sample, fit_gaussian, GaussianPriorDenoiser
+from course_lib.diffusion import load_digit_denoiser, measure
+from course_lib.operators import Inpainting
+
+
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+    default_threads = torch.get_num_threads()
+    g = torch.Generator().manual_seed(0)
+
+    D = load_digit_denoiser()
+    x = digit_images("test")[:1]  # (1, 1, 32, 32)
+    obs = measure(Inpainting((torch.rand(1, 1, 32, 32, generator=g) < 0.1).float()), x, 0.1, g)
+    mean, cov = fit_gaussian(digits8("train"), ridge=1e-2)
+    G = GaussianPriorDenoiser(mean, cov)
+    obs8 = measure(Inpainting((torch.rand(1, 1, 8, 8, generator=g) < 0.3).double()), digits8("test")[:1], 0.1, g)
+
+    rows = []
+    for threads in sorted({1, default_threads}):
+        torch.set_num_threads(threads)
+        for batch in (1, 8):
+            t = best_time(lambda: dps_sample(D, None, obs, steps=args.steps, zeta=0.5, x_shape=(batch, 1, 32, 32),
+                                             generator=g, progress=False), args.repeats)
+            rows.append((f"learned U-Net prior, 32x32, batch {batch}", threads, t, t / batch))
+        t = best_time(lambda: dps_sample(G, None, obs8, steps=args.steps, zeta=0.3, x_shape=(1000, 1, 8, 8),
+                                         generator=g, progress=False), args.repeats)
+        rows.append(("Gaussian prior, 8x8, batch 1000", threads, t, t / 1000))
+    print(f"DPS, {args.steps} steps, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"best of {args.repeats}\n")
+    print("| problem | threads | seconds per call | seconds per sample |")
+    print("|---|---:|---:|---:|")
+    for name, threads, t, per in rows:
+        print(f"| {name} | {threads} | {t:.2f} | {per:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Load the committed digit prior safely: SHA-256 check, then ``torch.load(..., weights_only=True)``.
+
+The weights in ``course_lib/weights/digits32_denoiser.pt`` are written by
+``python -m course_lib.train_prior`` together with ``digits32_denoiser.sha256`` (its hash,
+``sha256sum`` format) and ``digits32_training.json`` (training curve and settings).
+``weights_only=True`` means unpickling can build tensors and plain containers only, never
+run code; the hash check catches a truncated or altered file before it is even unpickled.
+
+Example
+-------
+>>> D = load_digit_denoiser()                 # a DenoisingUNet in eval mode, no grad on its weights
+>>> D(x, 0.5).shape == x.shape                # x: (B, 1, 32, 32) on [-1, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from ..models.denoiser import DenoisingUNet
+
+__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "training_log"]
+
+WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "digits32_denoiser.pt"
+_RETRAIN = "regenerate it with `python -m course_lib.train_prior`"
+
+
+def expected_sha256(path: str | Path = WEIGHTS_PATH) -> str:
+    """The hash stored next to ``path`` (``<stem>.sha256``)."""
+    side = Path(path).with_suffix(".sha256")
+    if not side.is_file():
+        raise FileNotFoundError(f"no stored hash for {path}: {side} is missing; {_RETRAIN}")
+    digest = side.read_text().split()[0].strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{side} does not hold a SHA-256 hex digest (got {digest!r})")
+    return digest
+
+
+def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = None,
+                        device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> DenoisingUNet:
+    """Verify ``path`` against ``sha256`` (default: the stored hash) and return the denoiser in eval mode."""
+    path = Path(path)
+    expected = (sha256 or expected_sha256(path)).lower()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} is missing (expected SHA-256 {expected}); {_RETRAIN}")
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != expected:
+        raise ValueError(f"weights file {path} is corrupted or was changed: SHA-256 {got}, expected {expected}; {_RETRAIN}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = DenoisingUNet(**blob["config"])
+    net.load_state_dict(blob["state_dict"])
+    return net.to(device=device, dtype=dtype).eval().requires_grad_(False)
+
+
+def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.json")) -> dict:
+    """The training curve and settings saved by ``train_prior`` (a dict of lists and numbers)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training log {path} is missing; {_RETRAIN}")
+    return json.loads(path.read_text())
