@@ -17,12 +17,14 @@ JOBS          ?= 2
 
 export PYTHONHASHSEED := 0
 
-.PHONY: help install book book-fast book-student test unit nbval notebooks lab benchmarks clean
+.PHONY: help install book book-fast book-student test unit nbval notebooks lab browser browser-student benchmarks clean
 
 help:
 	@echo "make book     executes every chapter (full settings) and builds _build/html"
 	@echo "make test     unit tests + nbval (fast mode) + fast book build with -W"
 	@echo "make lab      JupyterLab on the chapters"
+	@echo "make book-student  the book without solutions, in _build/student/html"
+	@echo "make browser  headless-Chromium checks of _build/html and of every chapter in JupyterLab"
 	@echo "make notebooks  writes the paired notebooks/*.ipynb"
 	@echo "make benchmarks runs benchmarks/ and rewrites benchmarks/RESULTS.md"
 
@@ -47,6 +49,15 @@ book: $(STAMP)
 book-fast: $(STAMP)
 	COURSE_FAST=1 $(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml -W --keep-going
 
+# The same book without the exercise solutions (sphinx-exercise's hide_solutions, no page sources), for
+# handing out: _build/student/html. Its config is generated from _config.yml (tools/student_config.py).
+STUDENT := _build/student
+book-student: $(STAMP)
+	$(BIN)/python tools/student_config.py $(STUDENT)/_config.yml
+	$(BIN)/jupyter-book build . --toc book/_toc.yml --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W --keep-going
+	rm -rf $(STUDENT)/html && mv $(STUDENT)/_build/html $(STUDENT)/html
+	@echo "Open file://$(CURDIR)/$(STUDENT)/html/index.html"
+
 unit: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS) tests
 
@@ -55,13 +66,36 @@ nbval: notebooks
 
 test: unit nbval book-fast
 
+# JupyterLab on the chapters: book/*.md open as notebooks through jupytext (pairs in notebooks/),
+# MyST directives render (jupyterlab-myst); no news or update pop-ups. Settings live in .jupyter/.
+# COURSE_FAST=1 make lab gives the quick settings; LAB_ARGS="--port=8899" passes options through.
+LAB_ARGS ?=
 lab: notebooks $(STAMP)
-	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(BIN)/jupytext-config set-default-viewer
-	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(BIN)/jupyter lab --notebook-dir=$(CURDIR) \
-		--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate book/
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(BIN)/python tools/lab_settings.py
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/book --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# Browser checks (pytest -m browser, Playwright driving Debian's /usr/bin/chromium or $CHROMIUM): every
+# page of the built book (run make book-fast first), then every chapter run in JupyterLab with its
+# widget's redraw timed (-> _build/widget_times.json); screenshots in _build/screenshots/.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+browser: $(STAMP)
+	@test -f _build/html/index.html || { echo "no book in _build/html: run make book-fast first"; exit 1; }
+	@test -x "$(CHROMIUM)" || { echo "no browser at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
+	rm -f _build/widget_times.json
+	$(BIN)/pytest -m browser -p no:cacheprovider -v -rs tests/browser
+	@cat _build/widget_times.json
+
+browser-student: $(STAMP)
+	@test -f $(STUDENT)/html/index.html || { echo "no student edition: run make book-student first"; exit 1; }
+	BOOK_HTML=$(STUDENT)/html $(BIN)/pytest -m browser -p no:cacheprovider -v -rs tests/browser/test_browser_book.py
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_convolution.py
+	$(BIN)/python benchmarks/bench_dps.py
 
 clean:
 	rm -rf _build notebooks .pytest_cache

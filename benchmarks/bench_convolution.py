@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils import benchmark as tbench
@@ -40,8 +37,9 @@ from course_lib.convolution import FFT_MIN_TAPS, convolve2d
 from course_lib.data import load_image
 from course_lib.kernels import motion_blur_kernel
 
+from report import RESULTS, machine, write_section  # benchmarks/report.py
+
 SECTION = "## Convolution: direct vs FFT (chapter 1)"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SWEEP_SIZES = (3, 5, 7, 9, 11, 15, 25, 31)
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 TIE = 0.15  # speed-ups within 1 +- TIE are within the noise of a shared CPU
@@ -117,22 +115,6 @@ def rounds_for(fn, args, budget: float, lo: int = 5, hi: int = 25) -> int:
 
 
 # ----------------------------------------------------------------------------- report
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = "n/a"
-    if hasattr(os, "getloadavg"):
-        load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs (load average {load} at start), "
-        f"torch {torch.__version__}, Python {platform.python_version()}"
-    )
 
 
 def verdict(sweep: list[dict]) -> tuple[str, int | None]:
@@ -170,18 +152,6 @@ def verdict(sweep: list[dict]) -> tuple[str, int | None]:
     )
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace (or append) this script's section of RESULTS.md, keeping the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is written by one script in `benchmarks/`.\n"
-    lines = old.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]) + ("\n" if start else "") + text.rstrip("\n") + "\n" + ("\n" + rest + "\n" if rest else "")
-    path.write_text(new)
 
 
 # ----------------------------------------------------------------------------- main
@@ -274,7 +244,7 @@ def main() -> int:
     report = "\n".join(out)
     print("\n" + report)
     if not args.no_write:
-        write_section(report)
+        write_section(SECTION, report)
         print(f"\nwrote {RESULTS}")
     if not ok:
         print("ERROR: direct and FFT gradients disagree beyond tolerance", file=sys.stderr)

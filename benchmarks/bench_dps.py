@@ -9,7 +9,6 @@ Each entry is the best of ``--repeats`` runs (the machine may be shared, so the 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import torch
@@ -17,6 +16,10 @@ import torch
 from course_lib.diffusion import digit_images, digits8, dps_sample, fit_gaussian, GaussianPriorDenoiser
 from course_lib.diffusion import load_digit_denoiser, measure
 from course_lib.operators import Inpainting
+
+from report import RESULTS, machine, write_section  # benchmarks/report.py
+
+SECTION = "## DPS sampling time (chapter 3)"
 
 
 def best_time(fn, repeats: int) -> float:
@@ -32,6 +35,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--no-write", action="store_true", help=f"print only; do not update {RESULTS.name}")
     args = p.parse_args()
     default_threads = torch.get_num_threads()
     g = torch.Generator().manual_seed(0)
@@ -53,13 +57,16 @@ def main() -> None:
         t = best_time(lambda: dps_sample(G, None, obs8, steps=args.steps, zeta=0.3, x_shape=(1000, 1, 8, 8),
                                          generator=g, progress=False), args.repeats)
         rows.append(("Gaussian prior, 8x8, batch 1000", threads, t, t / 1000))
-    print(f"DPS, {args.steps} steps, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"best of {args.repeats}\n")
-    print("| problem | threads | seconds per call | seconds per sample |")
-    print("|---|---:|---:|---:|")
-    for name, threads, t, per in rows:
-        print(f"| {name} | {threads} | {t:.2f} | {per:.3f} |")
-
+    out = [SECTION, "",
+           f"`python benchmarks/bench_dps.py`: {args.steps} DDIM steps with guidance (one denoiser forward and "
+           f"backward per step), best of {args.repeats}. Machine: {machine()}.", "",
+           "| problem | threads | seconds per call | seconds per sample |", "|---|---:|---:|---:|"]
+    out += [f"| {name} | {threads} | {t:.2f} | {per:.3f} |" for name, threads, t, per in rows]
+    report = "\n".join(out)
+    print(report)
+    if not args.no_write:
+        write_section(SECTION, report)
+        print(f"\nwrote {RESULTS}")
 
 if __name__ == "__main__":
     main()

@@ -5,3 +5,4 @@ Import them from here: ``from course_lib.models import UNet``.
 
 from .composed import ComposedConv2d, InpaintingCNN, NormalizedConvolution
 from .denoiser import DenoisingUNet
+from .unet import UNet

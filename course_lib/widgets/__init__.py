@@ -37,9 +37,20 @@ class LiveFigure:
         return {name: c.value for name, c in self.controls.items()}
 
     def render(self) -> plt.Figure:
-        """Draw the figure for the current control values (and time it)."""
+        """Draw the figure for the current control values (and time it).
+
+        The draw runs on one PyTorch thread: a widget's problem is tiny, and on a busy laptop
+        (browser, other kernels) a multi-threaded redraw can be many times slower, not faster.
+        """
+        import torch
+
         t0 = time.perf_counter()
-        fig = self.draw(**self.values())
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            fig = self.draw(**self.values())
+        finally:
+            torch.set_num_threads(threads)
         self.last_seconds = time.perf_counter() - t0
         self.n_draws += 1
         return fig

@@ -1,0 +1,134 @@
+"""Tests for course_lib.sip (SIP / GD / supervised training) and course_lib.models.UNet."""
+
+import pytest
+import torch
+
+from course_lib.heat import diffuse, heat_sources, inverse_diffuse
+from course_lib.models import UNet
+from course_lib.sip import gd_loss, heat_errors, predict, sip_loss, train_heat_inverter
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: a second thread only adds synchronisation (and stalls on a busy CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _batch(n=3, size=32, seed=0):
+    x = heat_sources(n, size, torch.Generator().manual_seed(seed))  # (n, 1, size, size)
+    return x, diffuse(x, 8.0)
+
+
+def test_sip_loss_gradient_is_minus_the_physics_update():
+    x_true, y = _batch()
+    x_hat = (x_true + 0.1 * torch.randn_like(x_true)).requires_grad_()
+    loss, _ = sip_loss(x_hat, y, 8.0)
+    loss.sum().backward()
+    dy = y - diffuse(x_hat.detach(), 8.0)
+    dx = inverse_diffuse(dy, 8.0, dy.abs() * 1e-6)
+    torch.testing.assert_close(x_hat.grad, -dx)
+
+
+def test_sip_loss_with_a_fixed_uncertainty():
+    x_true, y = _batch()
+    x_hat = (x_true + 0.1 * torch.randn_like(x_true)).requires_grad_()
+    loss, _ = sip_loss(x_hat, y, 8.0, abs_uncertainty=1e-14)
+    loss.sum().backward()
+    dy = y - diffuse(x_hat.detach(), 8.0)
+    torch.testing.assert_close(x_hat.grad, -inverse_diffuse(dy, 8.0, torch.full_like(dy, 1e-14)))
+
+
+def test_gd_loss_gradient_is_the_diffused_residual():
+    x_true, y = _batch()
+    x_hat = (x_true + 0.1 * torch.randn_like(x_true)).requires_grad_()
+    loss, y_hat = gd_loss(x_hat, y, 8.0)
+    loss.sum().backward()
+    # diffusion is self-adjoint, so the gradient is the residual diffused once more
+    torch.testing.assert_close(x_hat.grad, diffuse(y_hat.detach() - y, 8.0))
+
+
+def test_predict_sets_the_mean_and_keeps_dtype():
+    torch.manual_seed(0)
+    net = UNet(1, 1)
+    _, y = _batch()
+    x_hat = predict(net, y)
+    assert x_hat.dtype == torch.float64 and x_hat.shape == y.shape
+    torch.testing.assert_close(x_hat.mean(dim=(-2, -1)), y.mean(dim=(-2, -1)))
+
+
+def test_heat_errors_are_per_example_sums():
+    x_true, _ = _batch()
+    errs = heat_errors(x_true + 0.5, x_true, 8.0)
+    torch.testing.assert_close(errs["x_l1"], torch.full((3,), 0.5 * 32 * 32, dtype=torch.float64))
+    torch.testing.assert_close(errs["x_l2"], torch.full((3,), 0.5 * 0.25 * 32 * 32, dtype=torch.float64))
+
+
+def test_same_seed_same_start_and_sip_beats_gd():
+    runs = {}
+    for method in ("sip", "gd"):
+        torch.manual_seed(0)  # a small U-Net keeps the test fast; same weights for both
+        net = UNet(1, 1, levels=3, filters=8)
+        runs[method] = train_heat_inverter(
+            method, steps=30, batch_size=8, seed=0, lr=3e-3, size=32, net=net, progress=False
+        )
+    # same initial weights and same first batch: identical errors before the first update
+    assert runs["sip"]["x_l1"][0] == runs["gd"]["x_l1"][0]
+    assert runs["sip"]["y_l2"][0] == runs["gd"]["y_l2"][0]
+    for h in runs.values():
+        assert all(len(h[k]) == 30 for k in ("x_l1", "x_l2", "y_l2", "seconds"))
+        assert all(b >= a for a, b in zip(h["seconds"], h["seconds"][1:]))
+        assert isinstance(h["model"], UNet) and not h["model"].training
+    late = {m: sum(h["x_l1"][-10:]) / 10 for m, h in runs.items()}
+    assert late["sip"] < late["gd"], late
+
+
+def test_default_network_is_seeded():
+    a = train_heat_inverter("supervised", steps=1, batch_size=2, seed=5, size=32, progress=False)
+    b = train_heat_inverter("gd", steps=1, batch_size=2, seed=5, size=32, progress=False)
+    assert a["x_l1"][0] == b["x_l1"][0]  # same initial weights and data before any update
+
+
+def test_unet_shapes_and_size():
+    torch.manual_seed(0)
+    net = UNet(1, 1)
+    assert 30_000 < sum(p.numel() for p in net.parameters()) < 45_000
+    assert net(torch.rand(2, 1, 32, 32)).shape == (2, 1, 32, 32)
+    two = UNet(2, 3, levels=3, filters=(4, 8, 16), periodic=True)
+    assert two(torch.rand(1, 2, 16, 12)).shape == (1, 3, 16, 12)
+
+
+def test_unet_periodic_padding_is_shift_equivariant():
+    # one level (no pooling or upsampling): circular padding makes the net commute with rolls
+    torch.manual_seed(0)
+    net = UNet(1, 1, levels=1, filters=4, periodic=True).eval()
+    x = torch.rand(1, 1, 12, 10)
+    shifted = torch.roll(x, shifts=(3, 7), dims=(-2, -1))
+    torch.testing.assert_close(net(shifted), torch.roll(net(x), shifts=(3, 7), dims=(-2, -1)))
+
+
+def test_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match="method"):
+        train_heat_inverter("adam", steps=1, batch_size=1)
+    with pytest.raises(ValueError, match="steps"):
+        train_heat_inverter("sip", steps=0, batch_size=1)
+    with pytest.raises(TypeError, match="batch_size"):
+        train_heat_inverter("sip", steps=1, batch_size=2.0)
+    with pytest.raises(ValueError, match="lr"):
+        train_heat_inverter("sip", steps=1, batch_size=1, lr=-1.0)
+    with pytest.raises(ValueError, match="amount"):
+        train_heat_inverter("sip", steps=1, batch_size=1, amount=0.0)
+    with pytest.raises(ValueError, match="sip_uncertainty"):
+        train_heat_inverter("sip", steps=1, batch_size=1, sip_uncertainty=-1.0)
+    with pytest.raises(ValueError, match="schedule"):
+        train_heat_inverter("sip", steps=1, batch_size=1, schedule="step")
+    with pytest.raises(ValueError, match="filters"):
+        UNet(1, 1, levels=3, filters=(4, 8))
+    with pytest.raises(ValueError, match="x"):
+        UNet(1, 1)(torch.rand(1, 30, 30))
+    with pytest.raises(ValueError, match="divisible"):
+        UNet(1, 1)(torch.rand(1, 1, 30, 30))
+    with pytest.raises(ValueError, match="y"):
+        predict(UNet(1, 1), torch.rand(30, 30))
