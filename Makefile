@@ -51,9 +51,11 @@ book-fast: $(STAMP)
 
 # The same book without the exercise solutions (sphinx-exercise's hide_solutions, no page sources), for
 # handing out: _build/student/html. Its config is generated from _config.yml (tools/student_config.py).
+# STUDENT_ARGS=--no-execute skips execution (CI: checks the edition, not the chapters again).
 STUDENT := _build/student
+STUDENT_ARGS ?=
 book-student: $(STAMP)
-	$(BIN)/python tools/student_config.py $(STUDENT)/_config.yml
+	$(BIN)/python tools/student_config.py $(STUDENT)/_config.yml $(STUDENT_ARGS)
 	$(BIN)/jupyter-book build . --toc book/_toc.yml --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W --keep-going
 	rm -rf $(STUDENT)/html && mv $(STUDENT)/_build/html $(STUDENT)/html
 	@echo "Open file://$(CURDIR)/$(STUDENT)/html/index.html"

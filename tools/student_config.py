@@ -7,6 +7,10 @@ editions never drift apart. Differences from ``_config.yml``:
 * no copy of the page sources and no download button: the ``.md``/``.ipynb`` sources still hold the
   solutions;
 * "(student edition)" in the title.
+
+``--no-execute`` also turns notebook execution off (pages without outputs): CI uses it to check the
+edition itself (no solutions, no sources, a clean -W build) in seconds, the default build having
+already executed every chapter.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from jupyter_book.config import get_final_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def student_config(source: Path = ROOT / "_config.yml") -> dict:
+def student_config(source: Path = ROOT / "_config.yml", execute: bool = True) -> dict:
     config = yaml.safe_load(source.read_text())
     sphinx = config.setdefault("sphinx", {})
     # The theme options Jupyter Book derives from the `html:` section, plus "no download button"
@@ -32,11 +36,16 @@ def student_config(source: Path = ROOT / "_config.yml") -> dict:
     sphinx["local_extensions"] = {name: str((source.parent / path).resolve())
                                   for name, path in sphinx.get("local_extensions", {}).items()}
     config["title"] = f"{config['title']} (student edition)"
+    if not execute:
+        config.setdefault("execute", {})["execute_notebooks"] = "off"
     return config
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 1 or set(sys.argv[1:]) - {*args, "--no-execute"}:
+        sys.exit("usage: python tools/student_config.py OUT.yml [--no-execute]")
+    out = Path(args[0])
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(student_config(), sort_keys=False))
+    out.write_text(yaml.safe_dump(student_config(execute="--no-execute" not in sys.argv), sort_keys=False))
     print("wrote", out)

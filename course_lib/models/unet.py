@@ -1,6 +1,6 @@
 """A small 2-D U-Net (Ronneberger, Fischer & Brox, MICCAI 2015), sized like PhiFlow's ``u_net``.
 
-Layout for ``levels = 4`` and ``filters = 16`` (every level has 16 channels):
+Layout for ``levels = 4`` and ``filters = 16`` (every level has 16 channels)::
 
     in ─ DoubleConv ─────────────────────────────────────── cat ─ DoubleConv ─ 1x1 ─ out
               └ pool ─ DoubleConv ──────────────── cat ─ DoubleConv ┘ up
