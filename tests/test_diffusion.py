@@ -19,7 +19,6 @@ from course_lib.diffusion.baselines import _grad, _grad_adjoint
 from course_lib.models import DenoisingUNet
 from course_lib.operators import Blur, Inpainting
 
-torch.set_num_threads(1)  # tiny tensors: threads only add overhead
 
 
 def _random_prior(d_shape=(1, 2, 3), seed=0):

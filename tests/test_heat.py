@@ -17,15 +17,6 @@ from course_lib.heat import (
 DTYPES = [torch.float32, torch.float64]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small FFTs: a second thread only adds synchronisation (and stalls on a busy CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def brute_force_diffuse(x: np.ndarray, amount: float) -> np.ndarray:
     """Independent reference: explicit DFT matrices, integer frequencies folded to [-N/2, N/2)."""
     h, w = x.shape

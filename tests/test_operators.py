@@ -24,16 +24,6 @@ B, C, H, W = 2, 3, 16, 17  # odd and even image sides on purpose
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a shared, loaded CPU the OpenMP
-    hand-off of a 2-thread pool can turn a 0.1 ms convolution into 100 ms."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

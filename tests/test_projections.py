@@ -14,15 +14,6 @@ import torch
 from course_lib.projections import project_simplex
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: threads only add hand-off latency on a shared CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def bisection_projection(v: np.ndarray) -> np.ndarray:
     """Reference for one vector: find tau with sum(max(v - tau, 0)) = 1 by bisection."""
     v = np.asarray(v, dtype=np.float64).ravel()

@@ -8,15 +8,6 @@ from course_lib.models import UNet
 from course_lib.sip import gd_loss, heat_errors, predict, sip_loss, train_heat_inverter
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: a second thread only adds synchronisation (and stalls on a busy CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _batch(n=3, size=32, seed=0):
     x = heat_sources(n, size, torch.Generator().manual_seed(seed))  # (n, 1, size, size)
     return x, diffuse(x, 8.0)
