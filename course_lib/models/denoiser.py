@@ -85,7 +85,9 @@ class DenoisingUNet(nn.Module):
 
     ``forward(x, sigma)`` takes ``x`` of shape ``(B, C, H, W)`` with ``H`` and ``W``
     divisible by 4 and ``sigma`` a positive float, 0-dim tensor or ``(B,)`` tensor, and
-    returns the denoised image of ``x``'s shape, dtype and device.
+    returns the denoised image of ``x``'s shape and device. The network computes on its own
+    device: ``x`` is moved there and the result back (differentiably), so a sampler can keep
+    its state on the CPU while the network runs on a GPU.
     """
 
     def __init__(self, channels: int = 1, width: int = 16, emb_dim: int = 128, sigma_data: float = 0.5) -> None:
@@ -147,13 +149,15 @@ class DenoisingUNet(nn.Module):
             raise ValueError(f"x must have {self.channels} channels, got {x.shape[1]}")
         if x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"x's height and width must be divisible by 4, got {tuple(x.shape[-2:])}")
+        out_device = x.device
+        x = x.to(self.stem.weight.device)
         s = self._sigma(sigma, x)[:, None, None, None]  # (B, 1, 1, 1)
         sd2 = self.sigma_data**2
         c_skip = sd2 / (s**2 + sd2)
         c_out = s * self.sigma_data / (s**2 + sd2).sqrt()
         c_in = 1.0 / (s**2 + sd2).sqrt()
         f = self.raw(c_in * x, s.flatten().log() / 4)  # (B, C, H, W)
-        return c_skip * x + c_out * f
+        return (c_skip * x + c_out * f).to(out_device)
 
     def extra_repr(self) -> str:
         n = sum(p.numel() for p in self.parameters())

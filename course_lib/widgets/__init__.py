@@ -7,8 +7,7 @@ a laptop CPU) and also shows the figure of its default state, so the static book
 
 from __future__ import annotations
 
-
-
+import io
 import time
 from collections.abc import Callable, Mapping
 
@@ -23,7 +22,10 @@ class LiveFigure:
     The figure is an ordinary display output (``image/png``) updated in place
     through its ``display_id``, so the executed notebook -- and therefore the
     static book -- contains the figure of the default state, while in Jupyter
-    moving a control redraws it. ``last_seconds`` holds the time of the last redraw.
+    moving a control redraws it. The PNG is encoded here in one pass at the
+    figure's own size (the inline backend's ``bbox_inches="tight"`` draws every
+    figure twice), so a draw function lays out its figure itself. ``last_seconds``
+    holds the time of the last redraw, PNG encoding included.
     """
 
     def __init__(self, draw: Callable[..., plt.Figure], controls: Mapping[str, object]) -> None:
@@ -36,8 +38,8 @@ class LiveFigure:
     def values(self) -> dict[str, object]:
         return {name: c.value for name, c in self.controls.items()}
 
-    def render(self) -> plt.Figure:
-        """Draw the figure for the current control values (and time it).
+    def render(self):
+        """Draw the figure for the current control values as a PNG image (and time it).
 
         The draw runs on one PyTorch thread: a widget's problem is tiny, and on a busy laptop
         (browser, other kernels) a multi-threaded redraw can be many times slower, not faster.
@@ -51,15 +53,18 @@ class LiveFigure:
             fig = self.draw(**self.values())
         finally:
             torch.set_num_threads(threads)
+        try:
+            image = _png(fig)
+        finally:
+            plt.close(fig)
         self.last_seconds = time.perf_counter() - t0
         self.n_draws += 1
-        return fig
+        return image
 
     def _update(self, _change=None) -> None:
-        fig = self.render()
+        image = self.render()
         if self._handle is not None:
-            self._handle.update(fig)
-        plt.close(fig)
+            self._handle.update(image)
 
     def show(self) -> "LiveFigure":
         import ipywidgets as widgets
@@ -67,12 +72,19 @@ class LiveFigure:
 
         box = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         display(box)
-        fig = self.render()
-        self._handle = display(fig, display_id=True)
-        plt.close(fig)
+        self._handle = display(self.render(), display_id=True)
         for c in self.controls.values():
             c.observe(self._update, names="value")
         return self
+
+
+def _png(fig: plt.Figure):
+    """``fig`` as an ``IPython.display.Image`` (PNG at the figure's size and dpi)."""
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, facecolor="white")
+    return Image(data=buffer.getvalue(), format="png")
 
 
 def live_figure(draw: Callable[..., plt.Figure], **controls: object) -> LiveFigure:

@@ -38,8 +38,7 @@ def draw_dps(fraction: float = 0.2, zeta: float = 3.0, steps: int = 40, image: i
     psnr, ssim = metrics(sample, x)
     shown_y = np.where(mask[0, 0].numpy() > 0, to_unit(obs.y)[0, 0].numpy(), np.nan)  # missing pixels blank
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("tab:blue")
+    cmap = plt.get_cmap("gray").with_extremes(bad="tab:blue")
     for ax, img, title in zip(axes, (to_unit(x)[0, 0].numpy(), shown_y, to_unit(sample)[0, 0].numpy()),
                               ("held-out digit", f"y: {mask.mean():.0%} of pixels, noisy", f"DPS: {psnr[0]:.1f} dB, SSIM {ssim[0]:.2f}")):
         ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
