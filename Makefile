@@ -95,9 +95,12 @@ browser-student: $(STAMP)
 	@test -f $(STUDENT)/html/index.html || { echo "no student edition: run make book-student first"; exit 1; }
 	BOOK_HTML=$(STUDENT)/html $(BIN)/pytest -m browser -p no:cacheprovider -v -rs tests/browser/test_browser_book.py
 
+# CHAPTER_MODES="fast full" also times every chapter with the full settings (about 40 min on 2 cores).
+CHAPTER_MODES ?= fast
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_convolution.py
 	$(BIN)/python benchmarks/bench_dps.py
+	$(BIN)/python benchmarks/bench_chapters.py --mode $(CHAPTER_MODES)
 
 clean:
 	rm -rf _build notebooks .pytest_cache
