@@ -74,7 +74,6 @@ def test_show_updates_the_display_in_place(monkeypatch):
             updates.append(obj)
 
     monkeypatch.setattr(IPython.display, "display", lambda *a, **k: Handle() if k.get("display_id") else None)
-    pytest.importorskip("ipywidgets")
     from course_lib.widgets.heat import draw_heat_inversion
 
     amount = Control(8.0)
