@@ -71,7 +71,7 @@ def run_chapter(path: Path, mode: str, device: str, timeout: int) -> dict:
         "error": error,
         "slowest_cell_seconds": round(_cell_seconds(slowest), 1) if slowest else 0.0,
         "slowest_cell_start": (slowest.source.strip().splitlines() or [""])[0][:70] if slowest else "",
-        "machine": machine() + (f", {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""),
+        "machine": machine() + (f", {torch.cuda.get_device_name(torch.device(device))}" if device.startswith("cuda") else ""),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

@@ -100,14 +100,11 @@ def test_unet_periodic_padding_is_shift_equivariant():
     torch.testing.assert_close(net(shifted), torch.roll(net(x), shifts=(3, 7), dims=(-2, -1)))
 
 
-def test_device_argument_places_the_network_and_predict_returns_on_the_input_device():
+def test_an_explicit_cpu_device_changes_nothing():
+    # Placement and predict()'s output device are checked per device in test_devices.py.
     h = train_heat_inverter("sip", steps=2, batch_size=2, size=32, device="cpu", progress=False)
-    assert next(h["model"].parameters()).device.type == "cpu"
     reference = train_heat_inverter("sip", steps=2, batch_size=2, size=32, progress=False)
-    assert h["x_l1"] == reference["x_l1"]  # an explicit CPU device changes nothing
-    y = diffuse(heat_sources(2, 32, torch.Generator().manual_seed(3)), 8.0)
-    x_hat = predict(h["model"], y)
-    assert x_hat.device == y.device and x_hat.dtype == y.dtype
+    assert h["x_l1"] == reference["x_l1"]
 
 
 def test_bad_inputs_name_the_argument():
