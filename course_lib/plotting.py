@@ -3,6 +3,9 @@
 * :func:`to_numpy_image` -- a ``(C, H, W)``/``(1, C, H, W)`` tensor to an array ``imshow`` takes.
 * :func:`show_images` -- a row (or grid) of images or kernels with titles.
 * :func:`plot_losses` -- one or more curves against the iteration, log scale by default.
+* :func:`frame_player` -- precomputed frames with a play/step slider that works in a static page
+  (matplotlib's ``Animation.to_jshtml``: the frames are embedded PNGs, the player is inline
+  JavaScript, nothing is loaded from the network).
 
 Every function returns the matplotlib ``Figure`` so a chapter can save or tweak it.
 
@@ -14,13 +17,15 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from html import escape
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_numpy_image", "show_images", "plot_losses"]
+__all__ = ["to_numpy_image", "show_images", "plot_losses", "frame_player", "PLAYER_MAX_BYTES"]
 
 
 def to_numpy_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -110,3 +115,64 @@ def plot_losses(
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+_CDN_STYLESHEET = re.compile(r"<link[^>]*href=\"https?://[^\"]*\"[^>]*>")
+PLAYER_MAX_BYTES = 2_000_000  # a player is embedded in its page: keep each page light
+
+
+def frame_player(
+    fig: plt.Figure,
+    update: Callable[[int], object],
+    n_frames: int,
+    alt: str,
+    interval_ms: int = 250,
+    dpi: int = 80,
+    max_bytes: int = PLAYER_MAX_BYTES,
+):
+    """A figure the reader steps through without a kernel: ``update(i)`` draws frame ``i``.
+
+    ``fig`` is drawn once per frame after ``update(i)`` changed its artists; the frames are
+    rendered to PNG and embedded with matplotlib's JavaScript player (``to_jshtml``), so the
+    result plays in the rendered book, offline, and in a notebook alike. The figure is closed
+    (it is not shown a second time). ``alt`` describes the animation for a reader who cannot see
+    it; it becomes the frame image's ``alt`` text. Returns an :class:`IPython.display.HTML`.
+
+    Raises ``ValueError`` if ``n_frames < 1``, if ``alt`` is empty, or if the embedded player exceeds ``max_bytes``
+    (fewer frames, a smaller figure or a lower ``dpi`` fix that).
+
+    Example
+    -------
+    >>> fig, ax = plt.subplots(figsize=(3, 2))
+    >>> (line,) = ax.plot([0, 1], [0, 0])
+    >>> player = frame_player(fig, lambda i: line.set_ydata([0, i]), n_frames=3,
+    ...                       alt="a line that tilts up frame by frame")
+    >>> "<img" in player.data
+    True
+    """
+    from IPython.display import HTML
+    from matplotlib.animation import FuncAnimation
+
+    if not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("alt must describe the animation in words (it is the image's alt text)")
+    if not callable(update):
+        raise TypeError(f"update must be a function of the frame index, got {type(update).__name__}")
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    anim = FuncAnimation(fig, update, frames=n_frames, interval=interval_ms, blit=False, repeat=False)
+    with plt.rc_context({"animation.embed_limit": 4 * max_bytes / 2**20}):
+        html = anim.to_jshtml(default_mode="once")
+    fig.set_dpi(old_dpi)
+    plt.close(fig)
+    # to_jshtml links Font Awesome from a CDN for its button icons; the book's theme bundles Font
+    # Awesome already, and a page of this course loads nothing from the network.
+    html = _CDN_STYLESHEET.sub("", html)
+    html = html.replace("<img id=", f'<img alt="{escape(alt)}" id=', 1)
+    if len(html) > max_bytes:
+        raise ValueError(
+            f"the player is {len(html) / 1e6:.1f} MB, over max_bytes={max_bytes / 1e6:.1f} MB: "
+            "use fewer frames, a smaller figure or a lower dpi"
+        )
+    return HTML(html)
