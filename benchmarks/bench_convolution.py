@@ -2,7 +2,7 @@
 
 The hot loop of blind kernel estimation is one gradient step on the kernel,
 
-    loss(k) = ||k * x - y||^2 / numel(y),     g = d loss / d k,
+    loss(k) = ½||k * x - y||^2 / numel(y),    g = d loss / d k,
 
 with ``x`` a 3x256x256 float32 image, ``k`` a 25x25 kernel and ``"valid"`` padding.
 ``course_lib.convolution`` evaluates ``k * x`` either directly (grouped ``conv2d``,
@@ -56,9 +56,9 @@ def make_problem(kernel_size: int, image_size: int, dtype: torch.dtype):
 
 
 def gradient_step(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, method: str) -> torch.Tensor:
-    """One blind-deblurring gradient: d/dk ||k * x - y||^2 / numel."""
+    """One kernel-estimation gradient: d/dk ½||k * x - y||^2 / numel (chapter 1's kernel_loss)."""
     k = k.detach().requires_grad_(True)
-    loss = torch.sum((convolve2d(x, k, padding="valid", method=method) - y) ** 2) / y.numel()
+    loss = 0.5 * torch.sum((convolve2d(x, k, padding="valid", method=method) - y) ** 2) / y.numel()
     (grad,) = torch.autograd.grad(loss, k)
     return grad  # (1, 1, h, w)
 
@@ -216,7 +216,7 @@ def main() -> int:
            "The CPU was shared with other jobs, so times are noisy; the speed-ups are medians of "
            "per-round ratios with direct and FFT runs interleaved, which keeps them fair.",
            "",
-           "**Gradient step** `d/dk ||k * x - y||^2 / numel`: 3x256x256 float32 image, 25x25 kernel, "
+           "**Gradient step** `d/dk ½||k * x - y||^2 / numel`: 3x256x256 float32 image, 25x25 kernel, "
            "`padding=\"valid\"`, CPU. Medians in ms (interleaved: interquartile range in brackets).",
            "",
            "| threads | direct, blocked | FFT, blocked | direct, interleaved | FFT, interleaved | speed-up, blocked | speed-up, interleaved |",

@@ -22,14 +22,24 @@ embedding.
 
 ``method="auto"`` picks the FFT when the kernel has at least
 :data:`FFT_MIN_TAPS` taps. ``benchmarks/bench_convolution.py`` measures the
-crossover (table in ``benchmarks/RESULTS.md``): on a 2-core CPU the FFT already
-wins for a 3x3 kernel on 64x64 and 256x256 images, by 1.3-1.9x, and by 20-40x
-for 25x25 to 31x31 kernels.
+crossover; its table in ``benchmarks/RESULTS.md`` is where the speed-ups are quoted.
+
+The convolution is linear in the kernel too: for a fixed image, :math:`k \mapsto k * x`
+is a linear map :math:`X` whose adjoint, :func:`convolve2d_kernel_adjoint`, is the
+correlation of the image with its argument,
+:math:`(X^\top r)[m, n] = \sum_{i, j} r[i, j]\, x[i - m, j - n]` (summed over the
+images and channels that share a kernel). It is the gradient of
+:math:`\tfrac12\|k * x - y\|^2` in :math:`k` at :math:`r = k * x - y`.
 
 Example
 -------
->>> y = convolve2d(x, k, padding="valid")          # (B, C, H-h+1, W-w+1)
->>> x_adj = convolve2d_adjoint(y, k, padding="valid")  # (B, C, H, W)
+>>> x = torch.rand(1, 3, 32, 32)
+>>> k = torch.ones(1, 1, 5, 5) / 25
+>>> y = convolve2d(x, k, padding="valid")                      # (1, 3, 28, 28)
+>>> convolve2d_adjoint(y, k, padding="valid").shape            # A^T y, like x
+torch.Size([1, 3, 32, 32])
+>>> convolve2d_kernel_adjoint(x, y, k.shape, padding="valid").shape  # X^T y, like k
+torch.Size([1, 1, 5, 5])
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["convolve2d", "convolve2d_adjoint", "PADDINGS", "METHODS", "FFT_MIN_TAPS"]
+__all__ = ["convolve2d", "convolve2d_adjoint", "convolve2d_kernel_adjoint", "PADDINGS", "METHODS", "FFT_MIN_TAPS"]
 
 PADDINGS = ("valid", "circular")
 METHODS = ("auto", "direct", "fft")
@@ -182,3 +192,39 @@ def convolve2d_adjoint(y: torch.Tensor, kernel: torch.Tensor, padding: str = "va
     if padding == "circular" and (h > y.shape[-2] or w > y.shape[-1]):
         raise ValueError(f"kernel of size {(h, w)} is larger than the image y of size {tuple(y.shape[-2:])}")
     return _fft_adjoint(y, kernel, padding) if _use_fft(kernel, method) else _direct_adjoint(y, kernel, padding)
+
+
+def convolve2d_kernel_adjoint(
+    x: torch.Tensor, r: torch.Tensor, kernel_shape: tuple[int, ...], padding: str = "valid"
+) -> torch.Tensor:
+    r"""Adjoint of :func:`convolve2d` in the *kernel*: :math:`X^\top r` for :math:`X k = k * x`.
+
+    ``x`` is the fixed ``(B, C, H, W)`` image, ``r`` has the shape of ``k * x`` and
+    ``kernel_shape`` is ``(1|B, 1|C, h, w)``; the correlation of ``x`` with ``r`` is summed
+    over the dimensions the kernel broadcasts over. Computed by FFT (a circular
+    correlation at the image's size, then the ``h x w`` window), exact to rounding.
+    """
+    check_image(x, "x")
+    check_image(r, "r")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if r.dtype != x.dtype:
+        raise TypeError(f"r dtype {r.dtype} differs from x dtype {x.dtype}")
+    if len(kernel_shape) != 4 or any(kernel_shape[a] not in (1, x.shape[a]) for a in (0, 1)):
+        raise ValueError(f"kernel_shape must be (1|B, 1|C, h, w) for x of shape {tuple(x.shape)}, got {tuple(kernel_shape)}")
+    H, W = x.shape[-2:]
+    h, w = kernel_shape[-2:]
+    if h > H or w > W:
+        raise ValueError(f"kernel of size {(h, w)} is larger than the image x of size {(H, W)}")
+    out = (H - h + 1, W - w + 1) if padding == "valid" else (H, W)
+    if tuple(r.shape) != (*x.shape[:2], *out):
+        raise ValueError(f"r must have the shape of k * x, {(*x.shape[:2], *out)}, got {tuple(r.shape)}")
+    if padding == "valid":
+        r = F.pad(r, (w - 1, 0, h - 1, 0))  # adjoint of the crop y = y_full[h-1:, w-1:]
+    # g[m, n] = sum_i r[i] x[i - m] (circular): spectrum R * conj(X)
+    g = torch.fft.irfft2(torch.fft.rfft2(r) * torch.fft.rfft2(x).conj(), s=(H, W))  # (B, C, H, W)
+    if padding == "circular":  # adjoint of rolling the kernel's centre to the origin
+        g = torch.roll(g, shifts=(h // 2, w // 2), dims=(-2, -1))
+    g = g[..., :h, :w]
+    sum_dims = tuple(a for a in (0, 1) if kernel_shape[a] == 1 and x.shape[a] != 1)
+    return g.sum(dim=sum_dims, keepdim=True) if sum_dims else g

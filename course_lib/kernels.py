@@ -15,10 +15,15 @@ The path is then centred and scaled to span a random fraction of the kernel,
 rasterised by bilinear splatting, and normalised to sum to one: the kernel lies
 on the probability simplex (:mod:`course_lib.projections`).
 
+:func:`motion_blur_kernel_with_path` returns the kernel together with the path, in
+pixel coordinates, that made it.
+
 Example
 -------
 >>> g = torch.Generator().manual_seed(123)
->>> k = motion_blur_kernel(25, generator=g)      # (1, 1, 25, 25), k >= 0, k.sum() == 1
+>>> k = motion_blur_kernel(25, generator=g)      # (1, 1, 25, 25), k >= 0
+>>> k.shape, round(float(k.sum()), 6)
+(torch.Size([1, 1, 25, 25]), 1.0)
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import math
 
 import torch
 
-__all__ = ["motion_blur_kernel", "camera_trajectory"]
+__all__ = ["motion_blur_kernel", "motion_blur_kernel_with_path", "camera_trajectory"]
 
 
 def camera_trajectory(
@@ -71,14 +76,18 @@ def _splat(path: torch.Tensor, size: int) -> torch.Tensor:
     return img.reshape(size, size)
 
 
-def motion_blur_kernel(
+def motion_blur_kernel_with_path(
     size: int = 25,
     generator: torch.Generator | None = None,
     length: tuple[float, float] = (0.4, 0.9),
     jitter: float = 1.0,
     dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """A random motion-blur PSF of shape ``(1, 1, size, size)``: non-negative, summing to 1.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random motion-blur PSF and the camera path that made it.
+
+    Returns ``(kernel, path)``: the kernel of shape ``(1, 1, size, size)``, non-negative and
+    summing to 1, and the path as ``(16 * size, 2)`` float64 (row, col) pixel coordinates --
+    pixel ``(i, j)`` is centred at ``(i, j)``, as ``plt.imshow`` draws it.
 
     Parameters
     ----------
@@ -99,4 +108,18 @@ def motion_blur_kernel(
     pixels = centre + path * frac * (size - 2)  # inside [0.5, size - 1.5]: no clipping needed
     k = _splat(pixels, size)
     k = k / k.sum()
-    return k.to(dtype)[None, None]  # (1, 1, size, size)
+    return k.to(dtype)[None, None], pixels  # (1, 1, size, size), (16 * size, 2)
+
+
+def motion_blur_kernel(
+    size: int = 25,
+    generator: torch.Generator | None = None,
+    length: tuple[float, float] = (0.4, 0.9),
+    jitter: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A random motion-blur PSF of shape ``(1, 1, size, size)``: non-negative, summing to 1.
+
+    The kernel of :func:`motion_blur_kernel_with_path` (same arguments, same random draws).
+    """
+    return motion_blur_kernel_with_path(size, generator, length, jitter, dtype)[0]

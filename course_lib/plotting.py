@@ -3,6 +3,7 @@
 * :func:`to_numpy_image` -- a ``(C, H, W)``/``(1, C, H, W)`` tensor to an array ``imshow`` takes.
 * :func:`show_images` -- a row (or grid) of images or kernels with titles.
 * :func:`plot_losses` -- one or more curves against the iteration, log scale by default.
+* :func:`show_kernels` -- kernels side by side on one shared colour scale, with a colourbar.
 * :func:`frame_player` -- precomputed frames with a play/step slider that works in a static page
   (matplotlib's ``Animation.to_jshtml``: the frames are embedded PNGs, the player is inline
   JavaScript, nothing is loaded from the network).
@@ -25,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_numpy_image", "show_images", "plot_losses", "frame_player", "PLAYER_MAX_BYTES"]
+__all__ = ["to_numpy_image", "show_images", "plot_losses", "frame_player", "PLAYER_MAX_BYTES", "show_kernels"]
 
 
 def to_numpy_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -176,3 +177,46 @@ def frame_player(
             "use fewer frames, a smaller figure or a lower dpi"
         )
     return HTML(html)
+
+
+def show_kernels(
+    kernels: Sequence[torch.Tensor | np.ndarray],
+    titles: Sequence[str],
+    suptitle: str | None = None,
+    size: float = 2.4,
+    vmax: float | None = None,
+    cmap: str = "magma",
+    label: str = "kernel weight",
+    axes: Sequence[plt.Axes] | None = None,
+) -> plt.Figure:
+    """Kernels side by side on ONE colour scale ``[0, vmax]`` (default: the largest entry shown),
+    axes in pixels, and a single colourbar labelled ``label``, so that the panels compare.
+
+    ``axes`` draws into existing axes (one per kernel) instead of a new figure.
+    """
+    if len(titles) != len(kernels):
+        raise ValueError(f"titles has {len(titles)} entries for {len(kernels)} kernels")
+    arrays = [to_numpy_image(k) for k in kernels]
+    if any(a.ndim != 2 for a in arrays):
+        raise ValueError("kernels must be single-channel (h, w) arrays or (1, 1, h, w) tensors")
+    top = float(max(a.max() for a in arrays)) if vmax is None else float(vmax)
+    if axes is None:
+        fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays) + 0.8, size + 0.5), squeeze=False)
+        axes = list(axes[0])
+    else:
+        axes = list(axes)
+        if len(axes) != len(arrays):
+            raise ValueError(f"axes has {len(axes)} entries for {len(arrays)} kernels")
+    fig = axes[0].figure
+    for ax, a, title in zip(axes, arrays, titles):
+        im = ax.imshow(a, cmap=cmap, vmin=0.0, vmax=top)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("column (px)", fontsize=9)
+        ax.tick_params(labelsize=9)
+    axes[0].set_ylabel("row (px)", fontsize=9)
+    bar = fig.colorbar(im, ax=axes, fraction=0.046 / max(1, len(axes) // 2), pad=0.02)
+    bar.set_label(label, fontsize=9)
+    bar.ax.tick_params(labelsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig

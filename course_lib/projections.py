@@ -24,7 +24,8 @@ kernel with the threshold of the last one; here :math:`\rho` is counted per slic
 Example
 -------
 >>> k = project_simplex(torch.randn(8, 1, 25, 25), dim=(-2, -1))   # 8 kernels
->>> k.sum(dim=(-2, -1))            # all ones
+>>> torch.allclose(k.sum(dim=(-2, -1)), torch.ones(8, 1)), bool((k >= 0).all())
+(True, True)
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.kernels import camera_trajectory, motion_blur_kernel
+from course_lib.kernels import camera_trajectory, motion_blur_kernel, motion_blur_kernel_with_path
 from course_lib.projections import project_simplex
 
 
@@ -97,3 +97,20 @@ def test_bad_input_names_the_argument(kwargs, match):
 def test_bad_trajectory_points():
     with pytest.raises(ValueError, match="n_points"):
         camera_trajectory(1)
+
+
+def test_kernel_with_path_is_the_kernel_of_that_path():
+    """The returned path made the kernel: same draws as motion_blur_kernel, and bilinear splatting
+    keeps the first moment, so the kernel's centroid is the mean of the path's points."""
+    k, path = motion_blur_kernel_with_path(25, generator=_gen(123), dtype=torch.float64)
+    assert torch.equal(k, motion_blur_kernel(25, generator=_gen(123), dtype=torch.float64))
+    assert path.shape == (16 * 25, 2) and path.dtype == torch.float64
+    rows, cols = torch.meshgrid(torch.arange(25.0, dtype=k.dtype), torch.arange(25.0, dtype=k.dtype), indexing="ij")
+    centroid = torch.stack([(k[0, 0] * rows).sum(), (k[0, 0] * cols).sum()])
+    torch.testing.assert_close(centroid, path.mean(0), rtol=0, atol=1e-10)
+    # every point of the path lies on a pixel that carries weight
+    r, c = torch.round(path[:, 0]).long(), torch.round(path[:, 1]).long()
+    assert bool((k[0, 0, r, c] > 0).all())
+    # a different seed draws a different path
+    _, other = motion_blur_kernel_with_path(25, generator=_gen(124))
+    assert not torch.allclose(path, other)

@@ -4,11 +4,15 @@
 * agreement with ``scipy.signal.convolve2d`` (the independent reference);
 * direct vs FFT agreement, forward and kernel gradient of the chapter's loss;
 * ``gradcheck`` in float64;
-* ``Blur`` as a trainable module, and bad input.
+* ``Blur`` as a trainable module, and bad input;
+* ``ImageConvolution`` (the blur as a map of the kernel) and ``LinearOperator.norm_squared``;
+* the docstring examples of the chapter 1 modules, run as doctests.
 """
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 
 import numpy as np
@@ -17,8 +21,8 @@ import scipy.signal
 import torch
 from torch import nn
 
-from course_lib.convolution import FFT_MIN_TAPS, convolve2d, convolve2d_adjoint
-from course_lib.operators import Blur, Inpainting, LinearOperator, add_gaussian_noise
+from course_lib.convolution import FFT_MIN_TAPS, convolve2d, convolve2d_adjoint, convolve2d_kernel_adjoint
+from course_lib.operators import Blur, ImageConvolution, Inpainting, LinearOperator, add_gaussian_noise
 
 B, C, H, W = 2, 3, 16, 17  # odd and even image sides on purpose
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -68,13 +72,28 @@ def _inpainting_case(mask_shape: tuple[int, ...], name: str):
     return pytest.param(make, id=f"Inpainting-{name}")
 
 
-OPERATORS = [
-    _blur_case(p, m, s, b)
-    for p in ("valid", "circular")
-    for m in ("direct", "fft", "auto")
-    for s in KERNEL_SIZES
-    for b in BROADCASTS
-] + [_inpainting_case((1, 1, H, W), "shared-mask"), _inpainting_case((B, C, H, W), "full-mask")]
+def _image_convolution_case(padding: str, size: tuple[int, int], bcast: str):
+    """k -> k * x for a fixed image: its input is the kernel, its adjoint the correlation with x."""
+
+    def make(dtype: torch.dtype) -> tuple[LinearOperator, tuple[int, ...]]:
+        image = torch.rand(B, C, H, W, generator=_gen(2), dtype=dtype)
+        shape = (*BROADCASTS[bcast], *size)
+        return ImageConvolution(image, shape, padding=padding), shape
+
+    return pytest.param(make, id=f"ImageConvolution-{padding}-{size[0]}x{size[1]}-{bcast}")
+
+
+OPERATORS = (
+    [
+        _blur_case(p, m, s, b)
+        for p in ("valid", "circular")
+        for m in ("direct", "fft", "auto")
+        for s in KERNEL_SIZES
+        for b in BROADCASTS
+    ]
+    + [_inpainting_case((1, 1, H, W), "shared-mask"), _inpainting_case((B, C, H, W), "full-mask")]
+    + [_image_convolution_case(p, s, b) for p in ("valid", "circular") for s in KERNEL_SIZES for b in BROADCASTS]
+)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
@@ -114,6 +133,78 @@ def test_adjointness_gap_is_reproducible_with_a_generator():
     A = Blur(_randn(1, 1, 3, 3, seed=8), padding="valid")
     x = _randn(1, 1, 10, 10, seed=9)
     assert A.adjointness_gap(x, generator=_gen(1)) == A.adjointness_gap(x, generator=_gen(1))
+
+
+def _dense(A: LinearOperator, shape: tuple[int, ...]) -> torch.Tensor:
+    """The matrix of A, column by column: A applied to every basis vector."""
+    n = math.prod(shape)
+    cols = [A(torch.eye(n, dtype=torch.float64)[i].reshape(shape)).reshape(-1) for i in range(n)]
+    return torch.stack(cols, dim=1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (Blur(_randn(1, 1, 3, 4, seed=40), padding="valid"), (1, 2, 7, 6)),
+        lambda: (Blur(_randn(1, 2, 3, 3, seed=41), padding="circular"), (1, 2, 6, 5)),
+        lambda: (Inpainting(torch.rand(1, 1, 5, 5, generator=_gen(42), dtype=torch.float64)), (1, 1, 5, 5)),
+        lambda: (ImageConvolution(_randn(1, 3, 9, 8, seed=43), (1, 1, 3, 3)), (1, 1, 3, 3)),
+    ],
+    ids=["blur-valid", "blur-circular", "inpainting", "image-convolution"],
+)
+def test_norm_squared_matches_the_largest_singular_value(make):
+    A, shape = make()
+    want = float(torch.linalg.matrix_norm(_dense(A, shape), ord=2)) ** 2
+    got = A.norm_squared(torch.zeros(shape, dtype=torch.float64), n_iter=500, generator=_gen(44))
+    assert got == pytest.approx(want, rel=1e-6)
+    assert got <= want * (1 + 1e-12)  # a Rayleigh quotient: never above the true value
+
+
+def test_norm_squared_on_a_subspace():
+    """With P the projection onto zero-sum kernels, norm_squared is ||A P||^2 (checked densely)."""
+    X = ImageConvolution(torch.rand(1, 3, 10, 10, generator=_gen(45), dtype=torch.float64), (1, 1, 3, 3))
+    n = 9
+    P = torch.eye(n, dtype=torch.float64) - torch.full((n, n), 1.0 / n, dtype=torch.float64)
+    want = float(torch.linalg.matrix_norm(_dense(X, (1, 1, 3, 3)) @ P, ord=2)) ** 2
+    zero_mean = lambda k: k - k.mean(dim=(-2, -1), keepdim=True)  # noqa: E731
+    got = X.norm_squared(torch.zeros(1, 1, 3, 3, dtype=torch.float64), n_iter=500, generator=_gen(46), subspace=zero_mean)
+    assert got == pytest.approx(want, rel=1e-6)
+    assert got < 0.5 * X.norm_squared(torch.zeros(1, 1, 3, 3, dtype=torch.float64), generator=_gen(46))
+
+
+def test_image_convolution_is_the_kernel_gradient():
+    """X^T r / N is autograd's gradient of 0.5 ||k * x - y||^2 / N in k: the chapter's identity."""
+    x = torch.rand(1, 3, 20, 18, generator=_gen(47), dtype=torch.float64)
+    y = torch.rand(1, 3, 16, 15, generator=_gen(48), dtype=torch.float64)
+    k = torch.rand(1, 1, 5, 4, generator=_gen(49), dtype=torch.float64).requires_grad_(True)
+    loss = 0.5 * (convolve2d(x, k) - y).square().sum() / y.numel()
+    (grad,) = torch.autograd.grad(loss, k)
+    X = ImageConvolution(x, (1, 1, 5, 4))
+    torch.testing.assert_close(X.adjoint(X(k.detach()) - y) / y.numel(), grad, rtol=1e-10, atol=1e-14)
+
+
+def test_blur_refuses_to_detach_a_kernel_that_requires_grad():
+    k = torch.rand(1, 1, 3, 3, generator=_gen(50)).requires_grad_(True)
+    with pytest.raises(ValueError, match="learnable=True.*convolve2d"):
+        Blur(k)
+    with pytest.raises(ValueError, match="learnable=True"):
+        Blur(nn.Parameter(torch.rand(1, 1, 3, 3)), padding="circular")
+    assert isinstance(Blur(k, learnable=True).kernel, nn.Parameter)  # the trainable operator is fine
+    assert not Blur(k.detach()).kernel.requires_grad  # and so is an explicit fixed copy
+    # the functional form keeps the graph: the kernel's gradient arrives
+    convolve2d(torch.rand(1, 1, 8, 8), k).sum().backward()
+    assert k.grad is not None and k.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["course_lib.convolution", "course_lib.operators", "course_lib.kernels", "course_lib.projections",
+     "course_lib.kernel_estimation"],
+)
+def test_docstring_examples_run(module):
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} docstring example(s) of {module} failed"
 
 
 # ----------------------------------------------------------------------------- against scipy
@@ -329,6 +420,16 @@ K = torch.rand(1, 1, 3, 3)
         (lambda: Inpainting(np.ones((4, 4))), TypeError, "mask"),
         (lambda: Inpainting(torch.ones(1, 1, 8, 8))(X), ValueError, "x of shape"),
         (lambda: Inpainting(torch.ones(1, 1, 16, 16)).adjoint(X[0]), ValueError, "y must have shape"),
+        (lambda: ImageConvolution(X, (1, 1, 17, 3)), ValueError, "kernel_shape"),
+        (lambda: ImageConvolution(X, (1, 2, 3, 3)), ValueError, "kernel_shape"),
+        (lambda: ImageConvolution(X, (3, 3)), ValueError, "kernel_shape"),
+        (lambda: ImageConvolution(X[0], (1, 1, 3, 3)), ValueError, "image must have shape"),
+        (lambda: ImageConvolution(X, (1, 1, 3, 3), padding="same"), ValueError, "padding"),
+        (lambda: ImageConvolution(X, (1, 1, 3, 3))(torch.rand(1, 1, 4, 4)), ValueError, "kernel must have shape"),
+        (lambda: ImageConvolution(X, (1, 1, 3, 3)).adjoint(torch.rand(1, 3, 13, 13)), ValueError, "r must have the shape"),
+        (lambda: convolve2d_kernel_adjoint(X, torch.rand(1, 3, 14, 14).double(), (1, 1, 3, 3)), TypeError, "r dtype"),
+        (lambda: convolve2d_kernel_adjoint(X, X[:, :, :14, :14], (1, 1, 3, 3), padding="zeros"), ValueError, "padding"),
+        (lambda: Blur(K).norm_squared(X, n_iter=0), ValueError, "n_iter"),
     ],
 )
 def test_bad_input_names_the_argument(call, exc, match):
