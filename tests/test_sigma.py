@@ -48,6 +48,7 @@ def test_kernel_matches_formula(sigma, std_devs):
 def test_kernel_float_sigma_uses_requested_dtype():
     assert gaussian_kernel1d(1.0).dtype == torch.get_default_dtype()
     assert gaussian_kernel1d(1.0, dtype=F64).dtype == F64
+    assert gaussian_kernel1d(1.0, device="cpu").device.type == "cpu"
 
 
 def test_tap_derivative_closed_form():
@@ -275,3 +276,22 @@ def test_train_inpainter_smoke_and_bad_input():
         square_holes(2, 16, 16)
     with pytest.raises(ValueError, match="images"):
         train_inpainter(net, images[0], hole=6, steps=1)
+
+
+def test_train_inpainter_seed_sets_the_batches():
+    from course_lib.models.composed import NormalizedConvolution, train_inpainter
+
+    images = torch.rand(2, 1, 40, 40, generator=torch.Generator().manual_seed(0))
+    runs = [train_inpainter(NormalizedConvolution(2.0), images, hole=6, steps=3, batch_size=4, size=16,
+                            seed=seed, progress=False)["loss"] for seed in (0, 0, 1)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+# ----------------------------------------------------------------------------- docstring examples
+@pytest.mark.parametrize("module", ["course_lib.sigma", "course_lib.models.composed"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

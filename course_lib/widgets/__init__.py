@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import matplotlib.pyplot as plt
 
-__all__ = ["LiveFigure", "live_figure"]
+__all__ = ["LiveFigure", "live_figure", "slider_widget"]
 
 
 class LiveFigure:
@@ -90,3 +90,35 @@ def _png(fig: plt.Figure):
 def live_figure(draw: Callable[..., plt.Figure], **controls: object) -> LiveFigure:
     """Show ``controls`` (ipywidgets, by keyword) and the figure ``draw(**values)``; see :class:`LiveFigure`."""
     return LiveFigure(draw, controls).show()
+
+
+def slider_widget(draw: Callable[..., plt.Figure], **sliders: tuple) -> LiveFigure:
+    """:func:`live_figure` with one ipywidgets slider per keyword of ``draw``.
+
+    Each keyword is ``(label, value, lo, hi, step)``: an ``IntSlider`` when all four numbers are
+    ints, else a ``FloatSlider``; a sixth entry ``"log"`` makes a base-10 ``FloatLogSlider``, whose
+    ``lo``, ``hi`` and ``step`` are exponents (as in ipywidgets).
+
+    Example
+    -------
+    >>> import matplotlib.pyplot as plt
+    >>> def draw(n=3, scale=1.0):
+    ...     fig, ax = plt.subplots(figsize=(3, 2))
+    ...     ax.plot(range(n), [scale] * n)
+    ...     return fig
+    >>> live = slider_widget(draw, n=("points", 3, 2, 10, 1), scale=("scale", 1.0, -1, 1, 0.1, "log"))
+    """
+    import ipywidgets as w
+
+    controls = {}
+    for name, spec in sliders.items():
+        if not isinstance(spec, tuple) or len(spec) not in (5, 6) or (len(spec) == 6 and spec[5] != "log"):
+            raise ValueError(f"{name} must be (label, value, lo, hi, step) or (..., 'log'), got {spec!r}")
+        label, value, lo, hi, step = spec[:5]
+        if len(spec) == 6:
+            controls[name] = w.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=step, description=label)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in (value, lo, hi, step)):
+            controls[name] = w.IntSlider(value=value, min=lo, max=hi, step=step, description=label)
+        else:
+            controls[name] = w.FloatSlider(value=value, min=lo, max=hi, step=step, description=label)
+    return live_figure(draw, **controls)
