@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make book   -- full settings: executes every chapter, builds the HTML book in _build/html
-#   make test   -- unit tests, every notebook under nbval in fast mode, the fast book with -W
+#   make test   -- lint, unit tests, every notebook under nbval in fast mode, the student notebooks,
+#                  the fast book with -W (in _build/fast/html) and checks of what it shows
 # Override the PyTorch wheel for a GPU: make test TORCH_SPEC=torch==2.13.0 TORCH_INDEX=--index-url=<cuda wheel index>
 
 PYTHON        ?= python3
@@ -17,13 +18,14 @@ JOBS          ?= 2
 
 export PYTHONHASHSEED := 0
 
-.PHONY: help install book book-fast book-student test unit nbval notebooks lab browser browser-student benchmarks clean
+.PHONY: help install book book-fast book-student student-notebooks test lint unit nbval student-check book-check notebooks lab browser browser-student benchmarks clean
 
 help:
 	@echo "make book     executes every chapter (full settings) and builds _build/html"
-	@echo "make test     unit tests + nbval (fast mode) + fast book build with -W"
+	@echo "make test     lint + unit tests + nbval (fast mode) + student notebooks + fast book with -W"
 	@echo "make lab      JupyterLab on the chapters"
 	@echo "make book-student  the book without solutions, in _build/student/html"
+	@echo "make student-notebooks  the chapters without solutions, to hand out: _build/student/notebooks"
 	@echo "make browser  headless-Chromium checks of _build/html and of every chapter in JupyterLab"
 	@echo "make notebooks  writes the paired notebooks/*.ipynb"
 	@echo "make benchmarks runs benchmarks/ and rewrites benchmarks/RESULTS.md"
@@ -46,17 +48,26 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml -W --keep-going
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
+# The fast book has its own build folder: Sphinx re-uses cached pages when no source changed, so a
+# shared folder would serve fast-mode results as the full book (tests/test_book_built.py checks).
+FAST_BUILD := _build/fast
 book-fast: $(STAMP)
-	COURSE_FAST=1 $(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml -W --keep-going
+	COURSE_FAST=1 $(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml \
+		--path-output $(FAST_BUILD) -W --keep-going
 
-# The same book without the exercise solutions (sphinx-exercise's hide_solutions, no page sources), for
-# handing out: _build/student/html. Its config is generated from _config.yml (tools/student_config.py).
+# The student edition: every cell tagged `solution` removed (tools/student_edition.py, nbconvert's
+# TagRemovePreprocessor). student-notebooks writes the chapters to hand out, _build/student/notebooks;
+# book-student builds the same sources as a book, _build/student/html, without page sources.
 # STUDENT_ARGS=--no-execute skips execution (CI: checks the edition, not the chapters again).
 STUDENT := _build/student
 STUDENT_ARGS ?=
-book-student: $(STAMP)
-	$(BIN)/python tools/student_config.py $(STUDENT)/_config.yml $(STUDENT_ARGS)
-	$(BIN)/jupyter-book build . --toc book/_toc.yml --config $(STUDENT)/_config.yml --path-output $(STUDENT) -W --keep-going
+student-notebooks: $(STAMP)
+	$(BIN)/python tools/student_edition.py $(STUDENT) $(STUDENT_ARGS)
+
+book-student: student-notebooks
+	$(BIN)/jupyter-book build $(STUDENT)/src --toc $(CURDIR)/$(STUDENT)/src/book/_toc.yml \
+		--config $(CURDIR)/$(STUDENT)/src/_config.yml \
+		--path-output $(STUDENT) -W --keep-going
 	rm -rf $(STUDENT)/html && mv $(STUDENT)/_build/html $(STUDENT)/html
 	@echo "Open file://$(CURDIR)/$(STUDENT)/html/index.html"
 
@@ -66,7 +77,22 @@ unit: $(STAMP)
 nbval: notebooks
 	COURSE_FAST=1 OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS) --dist loadfile --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
-test: unit nbval book-fast
+# The student notebooks run top to bottom in fast mode, raise nothing, and every exercise says
+# "not attempted yet" (tests/test_student_notebooks.py).
+student-check: student-notebooks
+	COURSE_FAST=1 OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS) -m notebooks -p no:cacheprovider \
+		tests/test_student_notebooks.py
+
+# What the fast book shows: every solution executed and its check passed, and the mode it was built in.
+book-check: $(STAMP)
+	$(BIN)/pytest -q -m built -p no:cacheprovider tests/test_book_built.py
+
+# ruff over the library and over the chapters' code cells (as generated notebooks): the chapters' line
+# length is the book's code column (pyproject.toml, [tool.ruff]).
+lint: notebooks
+	$(BIN)/ruff check course_lib tests tools benchmarks notebooks
+
+test: lint unit nbval student-check book-fast book-check
 
 # JupyterLab on the chapters: book/*.md open as notebooks through jupytext (pairs in notebooks/),
 # MyST directives render (jupyterlab-myst); no news or update pop-ups. Settings live in .jupyter/.
@@ -80,12 +106,15 @@ lab: notebooks $(STAMP)
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Browser checks (pytest -m browser, Playwright driving Debian's /usr/bin/chromium or $CHROMIUM): every
-# page of the built book (run make book-fast first), then every chapter run in JupyterLab with its
-# widget's redraw timed (-> _build/widget_times.json); screenshots in _build/screenshots/.
+# page of the built book (the fast one by default; BOOK_HTML=_build/html for the full one), at 1280 and
+# 800 px, then every chapter run in JupyterLab with its widget's redraw timed
+# (-> _build/widget_times.json); screenshots in _build/screenshots/.
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
+BOOK_HTML ?= $(FAST_BUILD)/html
+export BOOK_HTML
 browser: $(STAMP)
-	@test -f _build/html/index.html || { echo "no book in _build/html: run make book-fast first"; exit 1; }
+	@test -f $(BOOK_HTML)/index.html || { echo "no book in $(BOOK_HTML): run make book-fast first"; exit 1; }
 	@test -x "$(CHROMIUM)" || { echo "no browser at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
 	rm -f _build/widget_times.json
 	$(BIN)/pytest -m browser -p no:cacheprovider -v -rs tests/browser
