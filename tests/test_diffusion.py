@@ -12,8 +12,8 @@ import torch
 
 from course_lib.diffusion import (
     GaussianPriorDenoiser, Observation, WEIGHTS_PATH, alphas_cumprod, ddim_step, dps_sample, expected_sha256,
-    gaussian_posterior, linear_betas, load_digit_denoiser, measure, metrics, operator_matrix, sample_gaussian,
-    sigmas, tikhonov, timesteps, training_log, tweedie,
+    gaussian_log_likelihood, gaussian_posterior, linear_betas, load_digit_denoiser, measure, metrics,
+    operator_matrix, sample_gaussian, score_sample, sigmas, tikhonov, timesteps, training_log, tweedie,
 )
 from course_lib.diffusion.baselines import _grad, _grad_adjoint
 from course_lib.models import DenoisingUNet
@@ -92,10 +92,9 @@ def test_gaussian_posterior_matches_information_form():
 def test_prior_sampling_reproduces_mean_and_covariance(eta, steps):
     mean, cov = _random_prior((1, 2, 2), seed=1)
     D = GaussianPriorDenoiser(mean, cov)
-    A = Inpainting(torch.zeros(1, 1, 2, 2, dtype=torch.float64))
-    obs = measure(A, mean[None], 0.1)
-    xs = dps_sample(D, None, obs, steps=steps, zeta=0.0, eta=eta, x_shape=(4000, 1, 2, 2),
-                    generator=torch.Generator().manual_seed(0), progress=False)
+    xs = dps_sample(D, None, None, steps=steps, zeta=0.0, eta=eta, x_shape=(4000, 1, 2, 2),
+                    generator=torch.Generator().manual_seed(0), dtype=torch.float64, progress=False)
+    assert xs.dtype == torch.float64
     emp_cov = torch.cov(xs.flatten(1).T)
     assert float((xs.mean(0) - mean).abs().max()) < 0.05
     assert float((emp_cov - cov).norm() / cov.norm()) < 0.1
@@ -117,6 +116,67 @@ def test_dps_moves_towards_exact_posterior_mean():
     xp = dps_sample(GaussianPriorDenoiser(pm, _), None, obs, steps=50, zeta=0.0, x_shape=(1000, 1, 3, 3),
                     generator=g, progress=False)
     assert float((xp.mean(0) - pm).norm()) < 0.2 * err_prior
+
+
+def test_gaussian_log_likelihood_is_the_exact_density_of_y_given_xt():
+    mean, cov = _random_prior((1, 2, 3), seed=5)
+    D = GaussianPriorDenoiser(mean, cov)
+    A = Blur(torch.tensor([[[[0.2, 0.5, 0.3]]]], dtype=torch.float64), padding="valid")
+    a = operator_matrix(A, (1, 2, 3))
+    y = torch.randn(1, 1, 2, 1, dtype=torch.float64)
+    abar_t, sigma_t = 0.3, math.sqrt(0.7 / 0.3)
+    # C_t = Sigma - Sigma (Sigma + s^2 I)^{-1} Sigma, written with a solve
+    c_ref = cov - cov @ torch.linalg.solve(cov + sigma_t**2 * torch.eye(6, dtype=torch.float64), cov)
+    torch.testing.assert_close(D.cov_given(sigma_t), c_ref)
+    x0_hat = torch.randn(3, 1, 2, 3, dtype=torch.float64, requires_grad=True)
+    ll = gaussian_log_likelihood(D, A, y, sigma_y=0.2)
+    dist = torch.distributions.MultivariateNormal(x0_hat.flatten(1) @ a.T, 0.04 * torch.eye(2, dtype=torch.float64)
+                                                  + a @ c_ref @ a.T)
+    ref = dist.log_prob(y.flatten())  # differs by a constant only
+    torch.testing.assert_close(ll(x0_hat, abar_t) - ref, (ll(x0_hat, abar_t) - ref)[:1].expand(3))
+    torch.autograd.gradcheck(lambda v: ll(v, abar_t), (x0_hat,))
+    approx = gaussian_log_likelihood(D, A, y, sigma_y=0.2, exact=False)
+    r = y.flatten() - x0_hat.flatten(1) @ a.T
+    torch.testing.assert_close(approx(x0_hat, abar_t), -0.5 * r.pow(2).sum(1) / 0.04)
+    with pytest.raises(TypeError, match="prior"):
+        gaussian_log_likelihood("nope", A, y, 0.2)
+    with pytest.raises(ValueError, match="sigma_y"):
+        gaussian_log_likelihood(D, A, y, 0.0)
+
+
+def test_exact_score_guidance_is_the_exact_posterior_sampler():
+    mean, cov = _random_prior((1, 2, 2), seed=6)
+    D = GaussianPriorDenoiser(mean, cov)
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=torch.float64)
+    obs = measure(Inpainting(mask), mean[None] + 0.3, 0.1, torch.Generator().manual_seed(0))
+    pm, pc = gaussian_posterior(mean, cov, obs.operator, obs.y, 0.1)
+    ll = gaussian_log_likelihood(D, obs.operator, obs.y, 0.1)
+    a = score_sample(D, ll, (30, 1, 2, 2), steps=40, generator=torch.Generator().manual_seed(1),
+                     dtype=torch.float64, progress=False)
+    b = dps_sample(GaussianPriorDenoiser(pm, pc), None, None, steps=40, zeta=0.0, x_shape=(30, 1, 2, 2),
+                   generator=torch.Generator().manual_seed(1), dtype=torch.float64, progress=False)
+    torch.testing.assert_close(a, b)  # E[x0 | x_t, y] = x0_hat + (1 - abar)/sqrt(abar) grad log p(y | x_t)
+    with pytest.raises(ValueError, match="log_likelihood must return"):
+        score_sample(D, lambda x0, t: x0.sum(), (2, 1, 2, 2), steps=3, progress=False)
+    with pytest.raises(TypeError, match="log_likelihood"):
+        score_sample(D, None, (2, 1, 2, 2), steps=3, progress=False)
+
+
+def test_clip_residual_cuts_the_gradient_at_saturated_pixels_and_callback_sees_every_step():
+    def saturated(x, sigma):  # x0_hat = 3 everywhere, slightly dependent on x so a gradient exists
+        return 3.0 + 1e-3 * x
+
+    obs = measure(Inpainting(torch.ones(1, 1, 2, 2)), torch.zeros(1, 1, 2, 2), 0.1, torch.Generator().manual_seed(0))
+    kw = dict(steps=10, x_shape=(2, 1, 2, 2), progress=False, clip=True)
+    prior = dps_sample(saturated, None, None, zeta=0.0, generator=torch.Generator().manual_seed(1), **kw)
+    cut = dps_sample(saturated, None, obs, zeta=1.0, clip_residual=True, generator=torch.Generator().manual_seed(1), **kw)
+    kept = dps_sample(saturated, None, obs, zeta=1.0, generator=torch.Generator().manual_seed(1), **kw)
+    torch.testing.assert_close(cut, prior)  # clamp's gradient is 0 above 1: no guidance left
+    assert float((kept - prior).abs().max()) > 1e-4  # unclipped residual: the guidance acts
+    seen = []
+    dps_sample(saturated, None, obs, zeta=0.5, callback=lambda i, t, x, x0: seen.append((i, t, x0.shape)),
+               generator=torch.Generator().manual_seed(1), **kw)
+    assert [t for _, t, _ in seen] == timesteps(10).tolist() and seen[0][2] == (2, 1, 2, 2)
 
 
 # ---------------------------------------------------------------- sampler pieces
@@ -177,6 +237,8 @@ def test_measure_and_guidance_operator_must_be_the_one_that_made_y():
     ({"eta": 1.5}, ValueError, "eta"), ({"steps": 0}, ValueError, "steps"), ({"steps": 2.5}, ValueError, "steps"),
     ({"x_shape": (2, 1, 3, 3)}, ValueError, "x_shape"), ({"y": torch.zeros(3, 1, 2, 2, dtype=torch.float64), "x_shape": (2, 1, 2, 2)}, ValueError, "y has shape"), ({"x_shape": (2, 4)}, ValueError, "x_shape"),
     ({"denoiser": "nope"}, TypeError, "denoiser"), ({"y": torch.full((1, 1, 2, 2), float("nan"))}, ValueError, "y must be finite"),
+    ({"operator": None, "y": None}, ValueError, "operator and y are needed"),
+    ({"operator": None, "y": None, "zeta": 0.0}, ValueError, "x_shape must be given"),
 ])
 def test_dps_bad_input(kwargs, err, match):
     mean, cov = _random_prior((1, 2, 2))

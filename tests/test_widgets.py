@@ -50,6 +50,21 @@ def test_redraw_changes_the_png(module, name, key, value):
     assert not plt.get_fignums(), "LiveFigure must close the figures it draws"
 
 
+def test_blind_kernel_widget_states_two_over_L():
+    """Chapter 1: the figure names the step beyond which PGD's decrease is no longer guaranteed."""
+    from course_lib.widgets.blind_kernel import draw_blind_kernel, widget_lipschitz
+
+    L = widget_lipschitz()
+    for step, verdict in ((0.7, "inside"), (2.2 / L, "OUTSIDE")):
+        fig = draw_blind_kernel(step_size=step, n_iter=10)
+        title = fig._suptitle.get_text()
+        assert f"2/L = {2 / L:.2f}" in title and verdict in title
+        # both kernels share one colour scale (plotting.show_kernels), from 0 to the largest entry
+        clims = [ax.images[0].get_clim() for ax in fig.axes if ax.images]
+        assert len(clims) == 2 and clims[0] == clims[1] and clims[0][0] == 0.0
+        plt.close(fig)
+
+
 def test_png_has_the_figure_size():
     import struct
 
@@ -83,3 +98,30 @@ def test_show_updates_the_display_in_place(monkeypatch):
     amount.set(6.0)
     assert len(updates) == 1 and updates[0].data[:4] == b"\x89PNG"
     assert live.n_draws == 2
+
+
+def test_slider_widget_builds_the_slider_each_spec_asks_for(monkeypatch):
+    import ipywidgets
+
+    import course_lib.widgets as cw
+
+    shown = {}
+    monkeypatch.setattr(cw, "live_figure", lambda draw, **controls: shown.update(controls) or draw)
+    cw.slider_widget(lambda **kw: None, n=("n", 3, 1, 9, 1), x=("x", 0.5, 0.0, 1.0, 0.1),
+                     z=("z", 1.0, -1.0, 2.0, 0.1, "log"))
+    assert isinstance(shown["n"], ipywidgets.IntSlider) and isinstance(shown["x"], ipywidgets.FloatSlider)
+    assert isinstance(shown["z"], ipywidgets.FloatLogSlider) and shown["z"].max == 2.0 and shown["z"].value == 1.0
+    with pytest.raises(ValueError, match="label, value, lo, hi, step"):
+        cw.slider_widget(lambda **kw: None, n=("n", 3, 1, 9, 1, "lin"))
+
+
+def test_dps_widget_uses_its_sliders(monkeypatch):
+    import course_lib.widgets as cw
+    from course_lib.widgets.dps import draw_dps, dps_widget
+
+    shown = {}
+    monkeypatch.setattr(cw, "live_figure", lambda draw, **controls: shown.update(controls, draw=draw))
+    dps_widget()
+    assert shown.pop("draw") is draw_dps
+    defaults = inspect.signature(draw_dps).parameters
+    assert {k: c.value for k, c in shown.items()} == {k: p.default for k, p in defaults.items()}

@@ -1,97 +1,186 @@
-"""Self-checks for the exercises of chapter 3 (diffusion posterior sampling)."""
+r"""Self-checks for the exercises of chapter 3 (diffusion posterior sampling).
+
+Each reference answer is computed here by another route than the chapter's library:
+
+* the DDIM step: the coefficient form :math:`a_t x_t + b_t \hat x_0 + \tilde\sigma_t z` of the original
+  deepinv example ("Implementing DPS"), not ``ddim_step``;
+* the Gaussian denoiser: Tweedie's formula :math:`x + \sigma^2\nabla\log p_\sigma(x)` by autograd of the
+  noisy density :math:`\mathcal N(\mu, \Sigma + \sigma^2 I)`, not ``GaussianPriorDenoiser``;
+* the variance a sampler keeps: the exact covariance of the linear DDIM recursion in the prior's
+  eigenbasis, no sampling;
+* the best :math:`\zeta`: DPS in matrix form with the hand-derived gradient
+  :math:`-J A^\top r/\|r\|`, on the same random draws as the learner's run.
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..diffusion import GaussianPriorDenoiser, ddim_step, dps_sample
-from ..operators import Inpainting
-from . import passed
+from . import answer, attempt, passed, self_check
 
-__all__ = ["check_ddim_step", "check_gaussian_denoiser", "check_eta_effect", "check_zeta_retuning",
-           "prior_variance_ratio", "best_zeta"]
+__all__ = ["check_ddim_step", "check_gaussian_denoiser", "check_variance_kept", "check_zeta_retuning",
+           "ZETA_GRID"]
+
+ZETA_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def check_ddim_step(my_step) -> None:
-    """Exercise 1: ``my_step(x_t, x0_hat, abar_t, abar_next, eta, noise)`` is one DDIM(eta) step."""
+def _abar() -> list[float]:
+    """The linear DDPM schedule's cumulative products, written out again (1e-4 to 2e-2, 1000 steps)."""
+    out, prod = [], 1.0
+    for k in range(1000):
+        prod *= 1.0 - (1e-4 + (2e-2 - 1e-4) * k / 999)
+        out.append(prod)
+    return out
+
+
+def _ts(steps: int) -> list[int]:
+    return list(range(0, 1000, 1000 // steps))[::-1]
+
+
+def _seed_step(x_t, x0, a, a2, eta, z):
+    """The original example's update: x' = a_t x_t + b_t x0 + sigma_t z."""
+    if a2 == 1.0:
+        return x0.clone()
+    sig = eta * math.sqrt((1 - a / a2) * (1 - a2) / (1 - a))
+    c2 = math.sqrt(max(1 - a2 - sig**2, 0.0))
+    return c2 / math.sqrt(1 - a) * x_t + (math.sqrt(a2) - c2 * math.sqrt(a) / math.sqrt(1 - a)) * x0 + sig * z
+
+
+@self_check(hint="start from eps_hat = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t), the noise the "
+                 "denoiser implies, then follow the formula of 'The full sampler'")
+def check_ddim_step(my_ddim_step) -> None:
+    """Exercise 1: ``my_ddim_step(x_t, x0_hat, abar_t, abar_next, eta, noise)`` is one DDIM(eta) step."""
     g = torch.Generator().manual_seed(0)
     cases = ((0.02, 0.05, 0.0), (0.3, 0.6, 1.0), (0.5, 0.9, 0.5), (0.9, 1.0, 1.0))
     for a, a2, eta in cases:
         x_t, x0, z = (torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64) for _ in range(3))
-        want = ddim_step(x_t, x0, a, a2, eta, z)
-        got = torch.as_tensor(my_step(x_t, x0, a, a2, eta, z), dtype=torch.float64)
+        want = _seed_step(x_t, x0, a, a2, eta, z)
+        got = attempt(my_ddim_step, x_t.clone(), x0.clone(), a, a2, eta, z.clone())
+        got = torch.as_tensor(got, dtype=torch.float64)
         if got.shape != want.shape:
-            raise AssertionError(f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}")
+            raise AssertionError(f"expected an output of shape {tuple(want.shape)}, got {tuple(got.shape)}")
         err = float((got - want).norm() / want.norm())
         if err > 1e-8:
-            hint = ("with eta = 0 there is no fresh noise: is the coefficient of eps_hat sqrt(1 - abar_next)?"
-                    if eta == 0 else "is sigma_tilde = eta * sqrt((1-abar_next)/(1-abar_t)) * sqrt(1 - abar_t/abar_next), "
-                    "and the coefficient of eps_hat sqrt(1 - abar_next - sigma_tilde^2)?")
-            raise AssertionError(f"abar_t={a}, abar_next={a2}, eta={eta}: relative error {err:.3g} against "
-                                 f"course_lib.diffusion.ddim_step; {hint}")
-    passed(f"your DDIM step matches ddim_step on {len(cases)} cases (eta = 0, 0.5 and 1, including the last step)")
+            if a2 == 1.0:
+                hint = "at the last step (abar_next = 1) sigma_tilde = 0 and the step must return x0_hat itself"
+            elif eta == 0:
+                hint = "with eta = 0 there is no fresh noise and eps_hat's coefficient is sqrt(1 - abar_next)"
+            else:
+                hint = ("sigma_tilde = eta sqrt((1 - abar_next)/(1 - abar_t)) sqrt(1 - abar_t/abar_next), and eps_hat's "
+                        "coefficient is sqrt(1 - abar_next - sigma_tilde^2); add sigma_tilde * noise")
+            raise AssertionError(f"abar_t={a}, abar_next={a2}, eta={eta}: relative error {err:.3g} against the "
+                                 f"original example's coefficients; hint: {hint}")
+    passed(f"your DDIM step matches the original example's update on {len(cases)} cases "
+           "(eta = 0, 0.5 and 1, and the last step)")
 
 
-def check_gaussian_denoiser(my_denoiser, mean: torch.Tensor, cov: torch.Tensor) -> None:
-    """Exercise 2: ``my_denoiser(x, sigma)`` is Tweedie's estimate for the prior N(mean, cov)."""
-    ref = GaussianPriorDenoiser(mean, cov)
+@self_check(hint="flatten the images to vectors: D(x) = mu + Sigma (Sigma + sigma^2 I)^{-1} (x - mu)")
+def check_gaussian_denoiser(my_gaussian_denoiser, mean: torch.Tensor, cov: torch.Tensor) -> None:
+    """Exercise 2: ``my_gaussian_denoiser(x, sigma)`` is Tweedie's estimate for the prior N(mean, cov)."""
+    d = mean.numel()
+    mu, sig = mean.to(torch.float64).flatten(), cov.to(torch.float64)
     g = torch.Generator().manual_seed(1)
     for sigma in (0.05, 1.0, 20.0):
-        x = mean + sigma * torch.randn((3, *mean.shape), generator=g, dtype=mean.dtype)
-        want, got = ref(x, sigma), torch.as_tensor(my_denoiser(x, sigma), dtype=mean.dtype)
+        x = mean.to(torch.float64) + sigma * torch.randn((3, *mean.shape), generator=g, dtype=torch.float64)
+        xf = x.flatten(1).clone().requires_grad_(True)
+        noisy = torch.distributions.MultivariateNormal(mu, sig + sigma**2 * torch.eye(d, dtype=torch.float64))
+        (score,) = torch.autograd.grad(noisy.log_prob(xf).sum(), xf)  # grad log p_sigma(x), (3, d)
+        want = (xf + sigma**2 * score).detach().reshape(x.shape)   # Tweedie's formula
+        got = torch.as_tensor(attempt(my_gaussian_denoiser, x.clone(), sigma), dtype=torch.float64)
         if got.shape != want.shape:
-            raise AssertionError(f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}")
+            raise AssertionError(f"expected an output of shape {tuple(want.shape)} (the input's), got {tuple(got.shape)}")
         err = float((got - want).norm() / want.norm())
-        if err > 1e-5:
-            raise AssertionError(f"sigma = {sigma}: relative error {err:.3g} against GaussianPriorDenoiser; the "
-                                 "formula is mean + Sigma (Sigma + sigma^2 I)^{-1} (x - mean), on flattened images")
-    passed("your denoiser is the exact MMSE denoiser of the Gaussian prior at sigma = 0.05, 1 and 20")
+        if err > 1e-6:
+            raise AssertionError(f"sigma = {sigma}: relative error {err:.3g} against Tweedie's formula "
+                                 "x + sigma^2 grad log N(x; mu, Sigma + sigma^2 I); is the noise variance sigma^2 "
+                                 "(not sigma), and do you add mu back?")
+    passed("your denoiser equals Tweedie's formula for the Gaussian prior at sigma = 0.05, 1 and 20")
 
 
-def prior_variance_ratio(mean: torch.Tensor, cov: torch.Tensor, eta: float, steps: int = 20,
-                         n: int = 2000, seed: int = 0) -> float:
-    """trace(empirical covariance of n prior samples) / trace(cov), sampling with zeta = 0."""
-    D = GaussianPriorDenoiser(mean, cov)
-    nothing = Inpainting(torch.zeros((1, *mean.shape), dtype=mean.dtype))  # zeta = 0 never uses it
-    xs = dps_sample(D, nothing, torch.zeros((1, *mean.shape), dtype=mean.dtype), steps=steps, zeta=0.0, eta=eta,
-                    x_shape=(n, *mean.shape), generator=torch.Generator().manual_seed(seed), progress=False)
-    return float(torch.cov(xs.flatten(1).T).trace() / cov.trace())
+def _variance_kept_exact(cov: torch.Tensor, eta: float, steps: int) -> float:
+    """trace Cov[x_final] / trace(cov) for DDIM(eta) on N(mu, cov), from x_T ~ N(0, I), without sampling.
+
+    In the eigenbasis of cov every coordinate is independent: x_hat0 = mu + w (x_t/sqrt(abar) - mu) with
+    w = lam/(lam + sigma_t^2), so a step maps a variance v to (c_x + c_0 w/sqrt(abar))^2 v + sigma_tilde^2.
+    """
+    lam = torch.linalg.eigvalsh(cov.to(torch.float64)).clamp_min(0.0)
+    abar, ts = _abar(), _ts(steps)
+    v = torch.ones_like(lam)
+    for i, t in enumerate(ts):
+        a = abar[t]
+        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        w = lam / (lam + (1 - a) / a)
+        if a2 == 1.0:
+            v = (w / math.sqrt(a)) ** 2 * v
+            continue
+        sig = eta * math.sqrt((1 - a / a2) * (1 - a2) / (1 - a))
+        c2 = math.sqrt(max(1 - a2 - sig**2, 0.0))
+        c_x, c_0 = c2 / math.sqrt(1 - a), math.sqrt(a2) - c2 * math.sqrt(a) / math.sqrt(1 - a)
+        v = (c_x + c_0 * w / math.sqrt(a)) ** 2 * v + sig**2
+    return float(v.sum() / lam.sum())
 
 
-def check_eta_effect(ratio_eta0: float, ratio_eta1: float, mean: torch.Tensor, cov: torch.Tensor,
-                     steps: int = 20) -> None:
-    """Exercise 3: the variance ratios of 20-step prior samples for eta = 0 and eta = 1."""
-    want0, want1 = (prior_variance_ratio(mean, cov, eta, steps) for eta in (0.0, 1.0))
-    for name, got, want in (("eta = 0", ratio_eta0, want0), ("eta = 1", ratio_eta1, want1)):
-        if abs(got - want) > 0.03:
-            raise AssertionError(f"{name}: expected a variance ratio of about {want:.3f} (2000 samples, {steps} "
-                                 f"steps, seed 0), got {got:.3f}; use prior_variance_ratio or trace(cov of samples) / trace(cov)")
-    passed(f"with {steps} steps DDIM keeps {want0:.0%} (eta = 0) and DDPM-like sampling {want1:.0%} (eta = 1) "
-           "of the prior's variance: too few steps shrink the samples towards the mean")
+@self_check(hint="sample the prior with dps_sample(D8, None, None, zeta=0.0, ...), then divide the "
+                 "trace of the samples' covariance by trace(cov8)")
+def check_variance_kept(my_variance_kept, cov: torch.Tensor, steps: int = 20) -> None:
+    """Exercise 3: ``my_variance_kept(eta)`` is the fraction of the prior's variance a 20-step sampler keeps."""
+    want = {eta: _variance_kept_exact(cov, eta, steps) for eta in (0.0, 1.0)}
+    for eta in (0.0, 1.0):
+        got = float(attempt(my_variance_kept, eta))
+        if abs(got - want[eta]) > 0.04:  # Monte-Carlo error of 2000 samples: about 0.01
+            raise AssertionError(f"eta = {eta}: expected a fraction of about {want[eta]:.3f} ({steps} steps, exact "
+                                 f"covariance of the DDIM recursion), got {got:.3f}. Use the trace of the sample "
+                                 "covariance (variances, not standard deviations) over trace(cov8), and sample with "
+                                 "zeta = 0")
+    passed(f"with {steps} steps the deterministic sampler keeps {want[0.0]:.0%} and the ancestral one "
+           f"{want[1.0]:.0%} of the prior's variance (exact values of the DDIM recursion)")
 
 
-def best_zeta(obs, mean: torch.Tensor, cov: torch.Tensor, post_mean: torch.Tensor, steps: int,
-              zetas: tuple[float, ...], n: int = 400, seed: int = 0) -> tuple[float, list[float]]:
-    """The zeta of ``zetas`` whose DPS sample mean is closest to ``post_mean``, and all relative errors."""
-    D = GaussianPriorDenoiser(mean, cov)
-    errs = []
-    for z in zetas:
-        xs = dps_sample(D, None, obs, steps=steps, zeta=z, x_shape=(n, *mean.shape),
-                        generator=torch.Generator().manual_seed(seed), progress=False)
-        errs.append(float((xs.mean(0) - post_mean).norm() / (mean - post_mean).norm()))
-    return zetas[min(range(len(zetas)), key=errs.__getitem__)], errs
+def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: float, n: int, seed: int) -> torch.Tensor:
+    """DPS (eta = 1) for the Gaussian prior with explicit matrices; the same random draws as ``dps_sample``."""
+    d = mean.numel()
+    mu, sig = mean.to(torch.float64).flatten(), cov.to(torch.float64)
+    basis = torch.eye(d, dtype=torch.float64).reshape(d, *mean.shape)
+    with torch.no_grad():
+        a_mat = obs.operator(basis).reshape(d, -1).T  # (m, d)
+    y = obs.y.to(torch.float64).flatten()
+    gen = torch.Generator().manual_seed(seed)
+    shape = (n, *mean.shape)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)  # (n, d)
+    abar, ts = _abar(), _ts(steps)
+    eye = torch.eye(d, dtype=torch.float64)
+    for i, t in enumerate(ts):
+        a = abar[t]
+        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        w = torch.linalg.solve(sig + (1 - a) / a * eye, sig)  # (Sigma + s^2 I)^{-1} Sigma = W^T
+        x0 = mu + (x / math.sqrt(a) - mu) @ w  # (n, d)
+        r = y - x0 @ a_mat.T  # (n, m)
+        grad = -(r @ a_mat) @ w.T / math.sqrt(a) / r.norm(dim=1, keepdim=True).clamp_min(1e-10)  # d||r||/dx_t
+        z = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
+        x = _seed_step(x, x0, a, a2, 1.0, z) - zeta * grad
+    return x
 
 
-def check_zeta_retuning(zeta_50: float, zeta_200: float, obs, mean: torch.Tensor, cov: torch.Tensor,
-                        post_mean: torch.Tensor, zetas: tuple[float, ...]) -> None:
-    """Exercise 4: the best zeta of ``zetas`` for 50 and for 200 steps on the Gaussian inpainting problem."""
-    want50, _ = best_zeta(obs, mean, cov, post_mean, 50, zetas)
-    want200, _ = best_zeta(obs, mean, cov, post_mean, 200, zetas)
-    for steps, got, want in ((50, zeta_50, want50), (200, zeta_200, want200)):
-        i, j = zetas.index(want), min(range(len(zetas)), key=lambda k: abs(zetas[k] - got))
-        if abs(i - j) > 1:  # one grid point either side: the error curve is flat near its minimum
-            raise AssertionError(f"{steps} steps: expected zeta near {want} (grid {zetas}), got {got}; "
-                                 "use best_zeta(obs, mean, cov, post_mean, steps, zetas)")
-    ratio = want50 / want200
-    passed(f"best zeta {want50} at 50 steps and {want200} at 200 steps (ratio {ratio:.1f}, vs 4x more steps): "
-           "the total pull, zeta x steps, is what stays roughly fixed")
+def _best_zeta(obs, mean, cov, post_mean, steps: int, n: int = 400, seed: int = 0) -> tuple[float, list[float]]:
+    scale = float((mean - post_mean).norm())
+    errs = [float((_dps_matrix(obs, mean, cov, steps, z, n, seed).mean(0) - post_mean.flatten()).norm()) / scale
+            for z in ZETA_GRID]
+    return ZETA_GRID[min(range(len(errs)), key=errs.__getitem__)], errs
+
+
+@self_check(hint="for each zeta of the grid, draw 400 DPS samples (seed 0) and compare their mean "
+                 "with post_mean8, relative to the norm of mean8 - post_mean8")
+def check_zeta_retuning(my_zeta_50, my_zeta_200, obs, mean: torch.Tensor, cov: torch.Tensor,
+                        post_mean: torch.Tensor) -> None:
+    """Exercise 4: the best zeta of ``ZETA_GRID`` for 50 and for 200 steps on the Gaussian inpainting problem."""
+    got = {50: answer(my_zeta_50), 200: answer(my_zeta_200)}
+    for steps in (50, 200):
+        want, errs = _best_zeta(obs, mean, cov, post_mean, steps)
+        if not isinstance(got[steps], (int, float)) or abs(float(got[steps]) - want) > 1e-9 * want:
+            table = ", ".join(f"{z:g}: {e:.2f}" for z, e in zip(ZETA_GRID, errs))
+            raise AssertionError(f"{steps} steps: expected the grid value {want:g}, got {got[steps]!r}. "
+                                 f"Relative errors of the sample mean per zeta (seed 0, 400 samples): {table}")
+    passed(f"the best zeta falls from {got[50]:g} at 50 steps to {got[200]:g} at 200 steps: "
+           "with 4x more guided steps each step must pull less")

@@ -2,27 +2,31 @@ r"""Diffusion models as priors for inverse problems: chapter 3's library.
 
 * :mod:`.schedule` -- the DDPM forward process: ``linear_betas``, ``alphas_cumprod``, ``sigmas``, ``timesteps``;
 * :mod:`.gaussian` -- a Gaussian prior with its exact denoiser (``GaussianPriorDenoiser``) and the exact
-  posterior of a linear-Gaussian inverse problem (``gaussian_posterior``), the ground truth DPS is checked against;
-* :mod:`.sampler` -- diffusion posterior sampling with DDIM(eta) steps: ``dps_sample``, ``ddim_step``, ``tweedie``,
-  and ``measure``/``Observation``, which bind a measurement to the operator that made it;
+  posterior of a linear-Gaussian inverse problem (``gaussian_posterior``) and the exact likelihood of a noisy
+  state (``gaussian_log_likelihood``), the ground truth DPS is checked against;
+* :mod:`.sampler` -- diffusion posterior sampling with DDIM(eta) steps: ``dps_sample``, the same loop guided by a
+  likelihood score (``score_sample``), ``ddim_step``, ``tweedie``, and ``measure``/``Observation``, which bind a
+  measurement to the operator that made it;
 * :mod:`.digits` -- the 32x32 digit images the learned prior is trained on;
 * :mod:`.pretrained` -- safe loading of the committed denoiser weights (SHA-256, ``weights_only=True``);
 * :mod:`.baselines` -- classical reconstructions (interpolation, Tikhonov, TV) and PSNR/SSIM.
+* :mod:`.plots` -- the chapter's figures (digit grids, annotated maps, the reverse-process player).
 
 A *denoiser* is any callable ``D(x, sigma)`` returning ``E[x0 | x0 + sigma n = x]`` on the data scale ``[-1, 1]``.
 """
 
 from .baselines import interpolate, metrics, tikhonov, tv_reconstruct
 from .digits import digit_images, digits8, to_model, to_unit
-from .gaussian import GaussianPriorDenoiser, fit_gaussian, gaussian_posterior, operator_matrix, sample_gaussian
+from .gaussian import (GaussianPriorDenoiser, fit_gaussian, gaussian_log_likelihood, gaussian_posterior, operator_matrix,
+                       sample_gaussian)
 from .pretrained import WEIGHTS_PATH, expected_sha256, load_digit_denoiser, training_log
-from .sampler import Observation, ddim_step, dps_sample, measure, tweedie
+from .sampler import Observation, ddim_step, dps_sample, measure, score_sample, tweedie
 from .schedule import alphas_cumprod, linear_betas, sigmas, timesteps
 
 __all__ = [
     "linear_betas", "alphas_cumprod", "sigmas", "timesteps",
-    "GaussianPriorDenoiser", "fit_gaussian", "gaussian_posterior", "operator_matrix", "sample_gaussian",
-    "Observation", "measure", "tweedie", "ddim_step", "dps_sample",
+    "GaussianPriorDenoiser", "fit_gaussian", "gaussian_posterior", "gaussian_log_likelihood", "operator_matrix",
+    "sample_gaussian", "Observation", "measure", "tweedie", "ddim_step", "dps_sample", "score_sample",
     "digit_images", "digits8", "to_model", "to_unit",
     "WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "training_log",
     "interpolate", "tikhonov", "tv_reconstruct", "metrics",

@@ -10,8 +10,15 @@ r"""Classical reconstructions DPS is compared with, and the image metrics of the
 
 Example
 -------
+>>> import torch
+>>> from course_lib.operators import Inpainting
+>>> x_true = torch.rand(1, 1, 16, 16) * 2 - 1           # an image on [-1, 1]
+>>> A = Inpainting((torch.rand(1, 1, 16, 16) < 0.5).float())
+>>> y = A(x_true)
 >>> x_tik = tikhonov(A, y, lam=0.05)              # (B, C, H, W), same scale as y
 >>> psnr, ssim = metrics(x_tik, x_true)            # arrays of shape (B,)
+>>> psnr.shape
+(1,)
 """
 
 from __future__ import annotations
@@ -69,8 +76,7 @@ def _grad_adjoint(dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def tikhonov(operator, y: torch.Tensor, lam: float, iters: int = 500, x_shape: tuple[int, ...] | None = None,
-             tol: float = 1e-8) -> torch.Tensor:
+def tikhonov(operator, y: torch.Tensor, lam: float, iters: int = 500, tol: float = 1e-8) -> torch.Tensor:
     r"""Gradient-regularised least squares by conjugate gradients; ``operator`` needs ``adjoint``."""
     _check4("y", y)
     if not lam > 0:
@@ -78,8 +84,6 @@ def tikhonov(operator, y: torch.Tensor, lam: float, iters: int = 500, x_shape: t
     if not hasattr(operator, "adjoint"):
         raise TypeError("operator must be a LinearOperator with an adjoint")
     rhs = operator.adjoint(y)  # (B, C, H, W)
-    if x_shape is not None:
-        rhs = rhs.expand(x_shape)
 
     def normal(v: torch.Tensor) -> torch.Tensor:
         return operator.adjoint(operator(v)) + lam * _grad_adjoint(*_grad(v))

@@ -23,21 +23,37 @@ towards the mean by a Wiener factor.
 
 the "gain" form of the Kalman update, which needs no inverse of a (possibly singular) :math:`\Sigma`.
 
+**Likelihood of a noisy state.** Given :math:`x = x_0 + \sigma n`, :math:`x_0` is Gaussian with mean
+:math:`D(x, \sigma)` and covariance :math:`C_\sigma = \Sigma - \Sigma(\Sigma + \sigma^2 I)^{-1}\Sigma`
+(independent of :math:`x`), so :math:`p(y \mid x) = \mathcal N\big(A D(x, \sigma),\ \sigma_y^2 I + A C_\sigma A^\top\big)`
+exactly (:func:`gaussian_log_likelihood`); DPS keeps only :math:`\sigma_y^2 I`.
+
 Example
 -------
->>> mean, cov = fit_gaussian(images)                       # images (N, C, H, W)
+>>> import torch
+>>> from course_lib.operators import Inpainting
+>>> images = torch.randn(50, 1, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+>>> mean, cov = fit_gaussian(images)                       # (1, 2, 2), (4, 4)
 >>> D = GaussianPriorDenoiser(mean, cov)
->>> x0_hat = D(noisy, 0.3)                                 # (B, C, H, W)
+>>> D(images[:3], 0.3).shape                               # (B, C, H, W)
+torch.Size([3, 1, 2, 2])
+>>> A = Inpainting(torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=torch.float64))
+>>> y = A(images[:1])
 >>> post_mean, post_cov = gaussian_posterior(mean, cov, A, y, sigma_y=0.1)
+>>> log_lik = gaussian_log_likelihood(D, A, y, sigma_y=0.1)  # exact log p(y | x_t) via x0_hat
+>>> log_lik(images[:3], 0.5).shape
+torch.Size([3])
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
 
-__all__ = ["fit_gaussian", "GaussianPriorDenoiser", "operator_matrix", "gaussian_posterior", "sample_gaussian"]
+__all__ = ["fit_gaussian", "GaussianPriorDenoiser", "operator_matrix", "gaussian_posterior", "gaussian_log_likelihood",
+           "sample_gaussian"]
 
 
 def _check_mean_cov(mean: torch.Tensor, cov: torch.Tensor) -> int:
@@ -114,6 +130,14 @@ class GaussianPriorDenoiser:
         coef = (x - mean).flatten(1) @ u  # (B, d): coordinates in the eigenbasis
         return mean + ((coef * shrink) @ u.T).reshape(x.shape)
 
+    def cov_given(self, sigma: float) -> torch.Tensor:
+        r""":math:`\mathrm{Cov}[x_0 \mid x_0 + \sigma n] = U\,\mathrm{diag}\big(\lambda_i\sigma^2/(\lambda_i + \sigma^2)\big)U^\top`, ``(d, d)`` float64."""
+        s2 = float(sigma) ** 2
+        if not (s2 >= 0 and torch.isfinite(torch.tensor(s2))):
+            raise ValueError(f"sigma must be a finite number, got {sigma!r}")
+        lam, u = self.eigvals, self.eigvecs
+        return (u * (lam * s2 / (lam + s2).clamp_min(torch.finfo(lam.dtype).tiny))) @ u.T
+
     def __repr__(self) -> str:
         return f"GaussianPriorDenoiser(shape={tuple(self.mean.shape)}, d={self.mean.numel()})"
 
@@ -162,6 +186,45 @@ def gaussian_posterior(mean: torch.Tensor, cov: torch.Tensor, operator, y: torch
     post_cov = s - gain @ s_at.T
     post_cov = 0.5 * (post_cov + post_cov.T)  # symmetric to rounding
     return post_mean.reshape(mean.shape).to(mean.dtype), post_cov.to(mean.dtype)
+
+
+def gaussian_log_likelihood(prior: GaussianPriorDenoiser, operator, y: torch.Tensor, sigma_y: float,
+                            exact: bool = True) -> Callable[[torch.Tensor, float], torch.Tensor]:
+    r"""``log_lik(x0_hat, abar_t) -> (B,)``: :math:`\log p(y \mid x_t)` up to a constant, written through :math:`\hat x_0`.
+
+    ``exact=True``: :math:`-\tfrac12 r^\top S_t^{-1} r` with :math:`r = y - A\hat x_0` and
+    :math:`S_t = \sigma_y^2 I + A C_{\sigma_t} A^\top` (see the module docstring), the exact likelihood of the
+    noisy state for this Gaussian ``prior``. ``exact=False``: DPS's approximation
+    :math:`p(y \mid \hat x_0)`, i.e. :math:`S_t = \sigma_y^2 I`. For :func:`~course_lib.diffusion.score_sample`.
+    """
+    if not isinstance(prior, GaussianPriorDenoiser):
+        raise TypeError(f"prior must be a GaussianPriorDenoiser, got {type(prior).__name__}")
+    if not isinstance(sigma_y, (int, float)) or not sigma_y > 0:
+        raise ValueError(f"sigma_y must be a positive number, got {sigma_y!r}")
+    a = operator if isinstance(operator, torch.Tensor) else operator_matrix(operator, tuple(prior.mean.shape))
+    a = a.to(torch.float64)
+    if a.dim() != 2 or a.shape[1] != prior.mean.numel():
+        raise ValueError(f"operator matrix must have shape (m, {prior.mean.numel()}), got {tuple(a.shape)}")
+    if not isinstance(y, torch.Tensor) or y.numel() != a.shape[0]:
+        raise ValueError(f"y must hold {a.shape[0]} values (one per row of A), got {getattr(y, 'shape', None)}")
+    y_flat = y.detach().to(torch.float64).flatten()
+    eye = torch.eye(a.shape[0], dtype=torch.float64)
+    cache: dict = {}
+
+    def precision(abar_t: float) -> torch.Tensor:  # S_t^{-1}, (m, m), once per noise level
+        if abar_t not in cache:
+            s = sigma_y**2 * eye
+            if exact:
+                s = s + a @ prior.cov_given(math.sqrt((1 - abar_t) / abar_t)) @ a.T
+            cache[abar_t] = torch.linalg.inv(s)
+        return cache[abar_t]
+
+    def log_lik(x0_hat: torch.Tensor, abar_t: float) -> torch.Tensor:
+        p = precision(float(abar_t)).to(x0_hat)
+        r = y_flat.to(x0_hat) - x0_hat.flatten(1) @ a.to(x0_hat).T  # (B, m)
+        return -0.5 * ((r @ p) * r).sum(1)
+
+    return log_lik
 
 
 def sample_gaussian(mean: torch.Tensor, cov: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,8 +8,11 @@ run code; the hash check catches a truncated or altered file before it is even u
 
 Example
 -------
+>>> import torch
 >>> D = load_digit_denoiser()                 # a DenoisingUNet in eval mode, no grad on its weights
->>> D(x, 0.5).shape == x.shape                # x: (B, 1, 32, 32) on [-1, 1]
+>>> x = torch.zeros(2, 1, 32, 32)             # (B, 1, 32, 32) on [-1, 1], on the network's device
+>>> D(x, 0.5).shape
+torch.Size([2, 1, 32, 32])
 """
 
 from __future__ import annotations
@@ -40,8 +43,11 @@ def expected_sha256(path: str | Path = WEIGHTS_PATH) -> str:
 
 
 def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = None,
-                        device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> DenoisingUNet:
-    """Verify ``path`` against ``sha256`` (default: the stored hash) and return the denoiser in eval mode."""
+                        device: torch.device | str | None = None) -> DenoisingUNet:
+    """Verify ``path`` against ``sha256`` (default: the stored hash) and return the denoiser in eval mode.
+
+    The network is float32 on ``device`` (default: the CPU); the caller places inputs there.
+    """
     path = Path(path)
     expected = (sha256 or expected_sha256(path)).lower()
     if not path.is_file():
@@ -52,7 +58,7 @@ def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = No
     blob = torch.load(path, map_location="cpu", weights_only=True)
     net = DenoisingUNet(**blob["config"])
     net.load_state_dict(blob["state_dict"])
-    return net.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return net.to(device=device).eval().requires_grad_(False)
 
 
 def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.json")) -> dict:

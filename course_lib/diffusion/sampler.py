@@ -1,11 +1,11 @@
-r"""Diffusion posterior sampling (DPS) with DDIM(:math:`\eta`) steps.
+r"""Diffusion posterior sampling (DPS) with DDIM(:math:`\eta`) steps, and the same loop with a likelihood score.
 
 Chung, Kim, Mccann, Klasky & Ye (2023), "Diffusion posterior sampling for general noisy
-inverse problems", ICLR; DDIM: Song, Meng & Ermon (2021), ICLR.
+inverse problems", ICLR (Algorithm 1); DDIM: Song, Meng & Ermon (2021), ICLR.
 
-The exact variant implemented here, step by step, for :math:`t = t_K > \dots > t_1 = 0`
-(``steps`` evenly spaced indices of the 1000-step linear schedule) and :math:`t'` the next index
-(:math:`\bar\alpha_{t'} = 1` after the last step):
+The reverse loop, for :math:`t = t_K > \dots > t_1 = 0` (``steps`` evenly spaced indices of the
+1000-step linear schedule) and :math:`t'` the next index (:math:`\bar\alpha_{t'} = 1` after the
+last step):
 
 1. Tweedie: :math:`\hat x_0 = D(x_t/\sqrt{\bar\alpha_t},\ \sigma_t)` with
    :math:`\sigma_t = \sqrt{1-\bar\alpha_t}/\sqrt{\bar\alpha_t}`;
@@ -13,19 +13,34 @@ The exact variant implemented here, step by step, for :math:`t = t_K > \dots > t
    :math:`\tilde\sigma = \eta\sqrt{\tfrac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}\sqrt{1-\tfrac{\bar\alpha_t}{\bar\alpha_{t'}}}`,
    :math:`x' = \sqrt{\bar\alpha_{t'}}\hat x_0 + \sqrt{1-\bar\alpha_{t'}-\tilde\sigma^2}\,\hat\epsilon + \tilde\sigma z`;
    :math:`\eta = 1` is DDPM's ancestral step (the DPS paper), :math:`\eta = 0` is deterministic;
-3. DPS guidance, with the **unsquared** residual norm of the paper's code:
-   :math:`x_{t'} = x' - \zeta\,\nabla_{x_t}\|y - A\hat x_0(x_t)\|_2`, the gradient taken
-   through the denoiser by autograd, per sample.
+3. guidance, one of two kinds:
+
+   * :func:`dps_sample`: :math:`x_{t'} = x' - \zeta\,\nabla_{x_t}\|y - A\hat x_0(x_t)\|_2`, the
+     gradient taken through the denoiser by autograd, one norm per sample. The paper's step
+     :math:`\zeta'/\|r\|\cdot\nabla\|r\|^2` equals :math:`2\zeta'\nabla\|r\|`, so ``zeta`` here is
+     twice the paper's :math:`\zeta'`.
+   * :func:`score_sample`: a likelihood score :math:`g = \nabla_{x_t}\log p(y \mid x_t)` (autograd of
+     a given ``log_likelihood(x0_hat, abar_t)``) enters through Tweedie's formula for
+     :math:`p(x_t \mid y)`: step 2 uses :math:`\mathbb E[x_0 \mid x_t, y] = \hat x_0 +
+     \tfrac{1-\bar\alpha_t}{\sqrt{\bar\alpha_t}}\,g` in place of :math:`\hat x_0`.
 
 Conventions: images and :math:`y` live on the diffusion scale :math:`[-1, 1]`, so a noise level
 given for :math:`[0, 1]` images must be doubled (:func:`measure` takes it on the :math:`[-1, 1]`
-scale). The step :math:`\zeta` is *not* :math:`1/\sigma_y^2`: the unsquared norm makes it a
-step length, to be tuned together with ``steps`` and ``eta``. ``zeta = 0`` samples the prior.
+scale). ``zeta`` is a step length, not :math:`1/\sigma_y^2`. ``zeta = 0`` samples the prior.
+The denoiser runs where the caller's tensors are: ``y`` (or, without ``y``, the generator) sets
+the device of the samples.
 
 Example
 -------
->>> obs = measure(Inpainting(mask), x0, sigma_y=0.1, generator=g)       # x0 on [-1, 1]
->>> xs = dps_sample(D, obs.operator, obs, steps=200, zeta=1.0, x_shape=(8, 1, 32, 32), generator=g)
+>>> import torch
+>>> from course_lib.diffusion import GaussianPriorDenoiser
+>>> from course_lib.operators import Inpainting
+>>> D = GaussianPriorDenoiser(torch.zeros(1, 2, 2), torch.eye(4))     # a toy N(0, I) prior
+>>> g = torch.Generator().manual_seed(0)
+>>> obs = measure(Inpainting(torch.ones(1, 1, 2, 2)), torch.zeros(1, 1, 2, 2), 0.1, generator=g)
+>>> dps_sample(D, obs.operator, obs, steps=20, zeta=0.5, x_shape=(3, 1, 2, 2), generator=g,
+...            progress=False).shape
+torch.Size([3, 1, 2, 2])
 """
 
 from __future__ import annotations
@@ -38,7 +53,7 @@ import torch
 from ..operators import Inpainting, add_gaussian_noise
 from .schedule import alphas_cumprod, linear_betas, timesteps
 
-__all__ = ["Observation", "measure", "tweedie", "ddim_step", "dps_sample"]
+__all__ = ["Observation", "measure", "tweedie", "ddim_step", "dps_sample", "score_sample"]
 
 
 class Observation(NamedTuple):
@@ -108,7 +123,7 @@ def ddim_step(x_t: torch.Tensor, x0_hat: torch.Tensor, abar_t: float, abar_next:
     return out
 
 
-def _unpack(operator, y) -> tuple[Callable, torch.Tensor]:
+def _unpack(operator, y, zeta: float) -> tuple[Callable | None, torch.Tensor | None]:
     """Resolve the guidance operator; refuse one that is not the operator that made ``y``."""
     if isinstance(y, Observation):
         if operator is None:
@@ -118,6 +133,10 @@ def _unpack(operator, y) -> tuple[Callable, torch.Tensor]:
                 "operator is not the operator that made y (y.operator): DPS would pull the sample towards "
                 "data it was not measured with. Pass y.operator, or operator=None.")
         y = y.y
+    if y is None and operator is None:
+        if zeta != 0:
+            raise ValueError("operator and y are needed when zeta > 0 (zeta = 0 samples the prior)")
+        return None, None
     if not callable(operator):
         raise TypeError(f"operator must be callable, got {type(operator).__name__}")
     if not isinstance(y, torch.Tensor):
@@ -127,78 +146,140 @@ def _unpack(operator, y) -> tuple[Callable, torch.Tensor]:
     return operator, y
 
 
-def dps_sample(denoiser: Callable, operator, y, steps: int = 200, zeta: float = 1.0, eta: float = 1.0,
+def _check_loop_args(denoiser, steps, eta, x_shape) -> tuple[int, ...] | None:
+    if not callable(denoiser):
+        raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 1000:
+        raise ValueError(f"steps must be an int in [1, 1000], got {steps!r}")
+    if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+        raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
+    if x_shape is None:
+        return None
+    x_shape = tuple(int(s) for s in x_shape)
+    if len(x_shape) != 4 or min(x_shape) < 1:
+        raise ValueError(f"x_shape must be (B, C, H, W) with positive sizes, got {x_shape!r}")
+    return x_shape
+
+
+def _reverse(guide: Callable, x_shape: tuple[int, ...], steps: int, eta: float, generator, dtype, device,
+             clip: bool, progress: bool, callback: Callable | None, desc: str) -> torch.Tensor:
+    """The DDIM(eta) reverse loop; ``guide(x_t, abar_t) -> (x0_hat, shift)`` (``x_{t'} -= shift`` after the step)."""
+    from tqdm.auto import tqdm
+
+    abar = alphas_cumprod(linear_betas()).tolist()
+    ts = timesteps(steps, len(abar)).tolist()
+
+    def randn() -> torch.Tensor:  # drawn on the generator's device, then moved: same seed, same samples
+        return torch.randn(x_shape, generator=generator, dtype=dtype,
+                           device=generator.device if generator is not None else device).to(device)
+
+    x = randn()  # x_T ~ N(0, I): abar_T ~ 4e-5, so x_T is pure noise to 3 decimals
+    for i, t in enumerate(tqdm(ts, disable=not progress, desc=desc, leave=False)):
+        a, a_next = abar[t], (abar[ts[i + 1]] if i + 1 < len(ts) else 1.0)
+        x0_hat, shift = guide(x, a)
+        if callback is not None:
+            callback(i, t, x, x0_hat)
+        with torch.no_grad():
+            x0_upd = x0_hat.clamp(-1.0, 1.0) if clip else x0_hat
+            x = ddim_step(x, x0_upd, a, a_next, eta, randn() if eta > 0 else None)
+            if shift is not None:
+                x = x - shift
+    return x.detach()
+
+
+def dps_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, zeta: float = 1.0, eta: float = 1.0,
                x_shape: tuple[int, ...] | None = None, generator: torch.Generator | None = None,
-               progress: bool = True, clip: bool = False) -> torch.Tensor:
+               progress: bool = True, clip: bool = False, clip_residual: bool = False,
+               callback: Callable | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
     r"""Draw samples of :math:`p(x_0 \mid y)` with DPS (see the module docstring); returns ``x_shape`` on ``[-1, 1]``.
 
     Parameters
     ----------
     denoiser : ``D(x, sigma)``, the MMSE denoiser on ``[-1, 1]``.
     operator : the linear forward operator ``A``; must be the object that made ``y``
-        when ``y`` is an :class:`Observation` (``None`` takes ``y.operator``).
-    y : the measurement, a tensor ``(1|B, ...)`` or an :class:`Observation`.
+        when ``y`` is an :class:`Observation` (``None`` takes ``y.operator``). ``None`` with ``y=None`` when ``zeta = 0``.
+    y : the measurement, a tensor ``(1|B, ...)`` or an :class:`Observation`; ``None`` when ``zeta = 0``.
     steps : number of DDIM steps, 1 to 1000 (evenly spaced over the 1000-step schedule).
-    zeta : guidance step, >= 0; 0 samples the prior. Retune it when ``steps`` or ``eta`` change.
+    zeta : guidance step, >= 0 (twice the paper's :math:`\zeta'`); 0 samples the prior.
     eta : DDIM noise in ``[0, 1]``: 1 is DDPM's ancestral sampler (the DPS paper), 0 is deterministic.
     x_shape : ``(B, C, H, W)`` of the samples; default: the shape of ``A^T y`` (needs ``operator.adjoint``).
-        ``B`` samples share a ``y`` with a batch of 1.
+        ``B`` samples share a ``y`` with a batch of 1. Required when ``y`` is ``None``.
     generator : seeds the initial noise and every DDIM noise draw.
     progress : show a tqdm progress bar.
-    clip : clamp :math:`\hat x_0` to ``[-1, 1]`` in the DDIM update (the residual uses the unclamped one).
+    clip : clamp :math:`\hat x_0` to ``[-1, 1]`` in the DDIM update.
+    clip_residual : clamp :math:`\hat x_0` in the residual too, as the original deepinv example does
+        (the gradient is then zero at saturated pixels).
+    callback : ``callback(i, t, x_t, x0_hat)`` after the denoiser at every step (e.g. to record frames).
+    dtype : of the samples when ``y`` is ``None`` (default float32; they live on the generator's device).
+        With ``y``, the samples take ``y``'s dtype and device.
     """
-    from tqdm.auto import tqdm
-
-    operator, y = _unpack(operator, y)
-    if not callable(denoiser):
-        raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 1000:
-        raise ValueError(f"steps must be an int in [1, 1000], got {steps!r}")
+    operator, y = _unpack(operator, y, zeta)
+    x_shape = _check_loop_args(denoiser, steps, eta, x_shape)
     if not isinstance(zeta, (int, float)) or not math.isfinite(zeta) or zeta < 0:
         raise ValueError(f"zeta must be a finite number >= 0, got {zeta!r}")
-    if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
-        raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
-    if x_shape is None:
-        if not hasattr(operator, "adjoint"):
-            raise ValueError("x_shape must be given when operator has no adjoint to infer it from")
-        x_shape = tuple(operator.adjoint(y).shape)
-    x_shape = tuple(int(s) for s in x_shape)
-    if len(x_shape) != 4 or min(x_shape) < 1:
-        raise ValueError(f"x_shape must be (B, C, H, W) with positive sizes, got {x_shape!r}")
-    try:
-        with torch.no_grad():
-            ay = operator(torch.zeros((1, *x_shape[1:]), dtype=y.dtype, device=y.device))
-    except (ValueError, RuntimeError) as err:
-        raise ValueError(f"the operator cannot be applied to images of x_shape {x_shape}: {err}") from err
-    if ay.shape[1:] != y.shape[1:] or y.shape[0] not in (1, x_shape[0]):
-        raise ValueError(f"y has shape {tuple(y.shape)} but the operator maps x_shape {x_shape} to "
-                         f"{(x_shape[0], *ay.shape[1:])}: wrong operator, x_shape or y")
-
-    abar = alphas_cumprod(linear_betas()).tolist()
-    ts = timesteps(steps, len(abar)).tolist()
-    dev, dtype = y.device, y.dtype
-
-    def randn() -> torch.Tensor:  # drawn on the generator's device, then moved: same seed, same samples
-        return torch.randn(x_shape, generator=generator, dtype=dtype,
-                           device=generator.device if generator is not None else dev).to(dev)
-
-    x = randn()  # x_T ~ N(0, I): abar_T ~ 4e-5, so x_T is pure noise to 3 decimals
-    for i, t in enumerate(tqdm(ts, disable=not progress, desc="DPS", leave=False)):
-        a, a_next = abar[t], (abar[ts[i + 1]] if i + 1 < len(ts) else 1.0)
-        if zeta > 0:
-            with torch.enable_grad():
-                xt = x.detach().requires_grad_(True)
-                x0_hat = tweedie(denoiser, xt, a)  # (B, C, H, W)
-                resid = (y - operator(x0_hat)).flatten(1)  # (B, m)
-                norm = resid.pow(2).sum(1).add(1e-20).sqrt()  # (B,): unsquared, one per sample
-                (grad,) = torch.autograd.grad(norm.sum(), xt)
-            x0_hat = x0_hat.detach()
-        else:
+    if y is None:
+        if x_shape is None:
+            raise ValueError("x_shape must be given when y is None")
+        dev = generator.device if generator is not None else torch.device("cpu")
+        dtype = dtype or torch.float32
+    else:
+        if x_shape is None:
+            if not hasattr(operator, "adjoint"):
+                raise ValueError("x_shape must be given when operator has no adjoint to infer it from")
+            x_shape = tuple(operator.adjoint(y).shape)
+        try:
             with torch.no_grad():
-                x0_hat, grad = tweedie(denoiser, x, a), None
-        x0_upd = x0_hat.clamp(-1.0, 1.0) if clip else x0_hat
-        with torch.no_grad():
-            x = ddim_step(x, x0_upd, a, a_next, eta, randn() if eta > 0 else None)
-            if grad is not None:
-                x = x - zeta * grad
-    return x.detach()
+                ay = operator(torch.zeros((1, *x_shape[1:]), dtype=y.dtype, device=y.device))
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"the operator cannot be applied to images of x_shape {x_shape}: {err}") from err
+        if ay.shape[1:] != y.shape[1:] or y.shape[0] not in (1, x_shape[0]):
+            raise ValueError(f"y has shape {tuple(y.shape)} but the operator maps x_shape {x_shape} to "
+                             f"{(x_shape[0], *ay.shape[1:])}: wrong operator, x_shape or y")
+        dev, dtype = y.device, y.dtype
+
+    def guide(x: torch.Tensor, a: float):
+        if zeta == 0:
+            with torch.no_grad():
+                return tweedie(denoiser, x, a), None
+        with torch.enable_grad():
+            xt = x.detach().requires_grad_(True)
+            x0_hat = tweedie(denoiser, xt, a)  # (B, C, H, W)
+            x0_r = x0_hat.clamp(-1.0, 1.0) if clip_residual else x0_hat
+            resid = (y - operator(x0_r)).flatten(1)  # (B, m)
+            norm = resid.pow(2).sum(1).add(1e-20).sqrt()  # (B,): unsquared, one per sample
+            (grad,) = torch.autograd.grad(norm.sum(), xt)
+        return x0_hat.detach(), zeta * grad
+
+    return _reverse(guide, x_shape, steps, eta, generator, dtype, dev, clip, progress, callback, "DPS")
+
+
+def score_sample(denoiser: Callable, log_likelihood: Callable, x_shape: tuple[int, ...], steps: int = 200,
+                 eta: float = 1.0, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                 progress: bool = True) -> torch.Tensor:
+    r"""The DDIM(eta) loop of :func:`dps_sample` guided by a likelihood score through Tweedie's formula.
+
+    ``log_likelihood(x0_hat, abar_t)`` returns a ``(B,)`` tensor, differentiable in ``x0_hat``: a model of
+    :math:`\log p(y \mid x_t)` written through :math:`\hat x_0(x_t)` (up to a constant). Its gradient
+    :math:`g` with respect to :math:`x_t` (autograd through the denoiser) replaces :math:`\hat x_0` by
+    :math:`\hat x_0 + (1-\bar\alpha_t)/\sqrt{\bar\alpha_t}\,g`, which is :math:`\mathbb E[x_0 \mid x_t, y]` when
+    the model is exact. No step size: the score's own scale is used. Samples of ``x_shape`` in ``dtype``
+    on the generator's device (the CPU without one).
+    """
+    x_shape = _check_loop_args(denoiser, steps, eta, x_shape)
+    if x_shape is None:
+        raise ValueError("x_shape must be given")
+    if not callable(log_likelihood):
+        raise TypeError(f"log_likelihood must be callable (x0_hat, abar_t) -> (B,), got {type(log_likelihood).__name__}")
+    dev = generator.device if generator is not None else torch.device("cpu")
+
+    def guide(x: torch.Tensor, a: float):
+        with torch.enable_grad():
+            xt = x.detach().requires_grad_(True)
+            x0_hat = tweedie(denoiser, xt, a)
+            ll = log_likelihood(x0_hat, a)
+            if ll.shape != (x.shape[0],):
+                raise ValueError(f"log_likelihood must return shape ({x.shape[0]},), got {tuple(ll.shape)}")
+            (g,) = torch.autograd.grad(ll.sum(), xt)
+        return (x0_hat + (1 - a) / math.sqrt(a) * g).detach(), None
+
+    return _reverse(guide, x_shape, steps, eta, generator, dtype, dev, False, progress, None, "score-guided DDIM")

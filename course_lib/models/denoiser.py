@@ -29,7 +29,10 @@ as a per-channel scale and shift (FiLM) computed from sinusoidal features of
 
 Example
 -------
->>> net = DenoisingUNet(channels=1, width=16)        # ~0.4 M parameters
+>>> import torch
+>>> net = DenoisingUNet(channels=1, width=16)
+>>> sum(p.numel() for p in net.parameters())          # the committed digit prior's size
+317265
 >>> x = torch.randn(4, 1, 32, 32)                      # (B, C, H, W), H and W divisible by 4
 >>> net(x, torch.tensor(0.5)).shape                    # sigma: float, 0-dim or (B,)
 torch.Size([4, 1, 32, 32])
@@ -85,9 +88,8 @@ class DenoisingUNet(nn.Module):
 
     ``forward(x, sigma)`` takes ``x`` of shape ``(B, C, H, W)`` with ``H`` and ``W``
     divisible by 4 and ``sigma`` a positive float, 0-dim tensor or ``(B,)`` tensor, and
-    returns the denoised image of ``x``'s shape and device. The network computes on its own
-    device: ``x`` is moved there and the result back (differentiably), so a sampler can keep
-    its state on the CPU while the network runs on a GPU.
+    returns the denoised image of ``x``'s shape. As for any PyTorch module, the caller places
+    ``x`` on the network's device (and ``sigma``, if it is a tensor).
     """
 
     def __init__(self, channels: int = 1, width: int = 16, emb_dim: int = 128, sigma_data: float = 0.5) -> None:
@@ -127,7 +129,7 @@ class DenoisingUNet(nn.Module):
             raise ValueError("sigma must be positive and finite (got a value <= 0, NaN or inf)")
         return s
 
-    def raw(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+    def _raw(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         """The bare U-Net :math:`F_\\theta(x, c_\\text{noise})`; ``c_noise`` of shape ``(B,)``."""
         ang = c_noise[:, None] * self.freqs.to(x.dtype)  # (B, emb_dim/2)
         emb = self.emb(torch.cat([ang.sin(), ang.cos()], dim=1))  # (B, emb_dim)
@@ -149,15 +151,13 @@ class DenoisingUNet(nn.Module):
             raise ValueError(f"x must have {self.channels} channels, got {x.shape[1]}")
         if x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"x's height and width must be divisible by 4, got {tuple(x.shape[-2:])}")
-        out_device = x.device
-        x = x.to(self.stem.weight.device)
         s = self._sigma(sigma, x)[:, None, None, None]  # (B, 1, 1, 1)
         sd2 = self.sigma_data**2
         c_skip = sd2 / (s**2 + sd2)
         c_out = s * self.sigma_data / (s**2 + sd2).sqrt()
         c_in = 1.0 / (s**2 + sd2).sqrt()
-        f = self.raw(c_in * x, s.flatten().log() / 4)  # (B, C, H, W)
-        return (c_skip * x + c_out * f).to(out_device)
+        f = self._raw(c_in * x, s.flatten().log() / 4)  # (B, C, H, W)
+        return c_skip * x + c_out * f
 
     def extra_repr(self) -> str:
         n = sum(p.numel() for p in self.parameters())

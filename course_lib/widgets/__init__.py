@@ -106,7 +106,8 @@ def slider_widget(draw: Callable[..., plt.Figure], **sliders: tuple) -> LiveFigu
     ...     fig, ax = plt.subplots(figsize=(3, 2))
     ...     ax.plot(range(n), [scale] * n)
     ...     return fig
-    >>> live = slider_widget(draw, n=("points", 3, 2, 10, 1), scale=("scale", 1.0, -1, 1, 0.1, "log"))
+    >>> live = slider_widget(draw, n=("points", 3, 2, 10, 1),
+    ...                      scale=("scale", 1.0, -1, 1, 0.1, "log"))  # doctest: +SKIP
     """
     import ipywidgets as w
 

@@ -12,7 +12,7 @@ import torch
 
 from ..diffusion import digit_images, dps_sample, load_digit_denoiser, measure, metrics, to_unit
 from ..operators import Inpainting
-from . import LiveFigure, live_figure
+from . import LiveFigure, slider_widget
 
 __all__ = ["draw_dps", "dps_widget"]
 
@@ -30,34 +30,33 @@ def _setup() -> tuple[torch.nn.Module, torch.Tensor]:
 def draw_dps(fraction: float = 0.2, zeta: float = 3.0, steps: int = 40, image: int = 0, seed: int = 0) -> plt.Figure:
     """Mask a held-out digit, add noise sigma_y = 2 * 12.75/255, draw one DPS sample and show PSNR/SSIM."""
     D, xs = _setup()
-    x = xs[image : image + 1]  # (1, 1, 32, 32)
+    x = xs[image : image + 1]  # (1, 1, 32, 32), on the CPU like the network
     g = torch.Generator().manual_seed(seed)
     mask = (torch.rand(1, 1, 32, 32, generator=g) < fraction).float()
     obs = measure(Inpainting(mask), x, SIGMA_Y, generator=g)
-    sample = dps_sample(D, obs.operator, obs, steps=steps, zeta=zeta, eta=1.0, generator=g, progress=False, clip=True)
+    sample = dps_sample(D, None, obs, steps=steps, zeta=zeta, eta=1.0, generator=g, progress=False, clip=True)
     psnr, ssim = metrics(sample, x)
     shown_y = np.where(mask[0, 0].numpy() > 0, to_unit(obs.y)[0, 0].numpy(), np.nan)  # missing pixels blank
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+    fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.8))
     cmap = plt.get_cmap("gray").with_extremes(bad="tab:blue")
-    for ax, img, title in zip(axes, (to_unit(x)[0, 0].numpy(), shown_y, to_unit(sample)[0, 0].numpy()),
-                              ("held-out digit", f"y: {mask.mean():.0%} of pixels, noisy", f"DPS: {psnr[0]:.1f} dB, SSIM {ssim[0]:.2f}")):
+    panels = (to_unit(x)[0, 0].numpy(), shown_y, to_unit(sample)[0, 0].numpy())
+    titles = ("held-out digit", f"y: {mask.mean():.0%} of pixels, noisy", f"DPS: {psnr[0]:.1f} dB, SSIM {ssim[0]:.2f}")
+    for ax, img, title in zip(axes, panels, titles):
         ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.suptitle(f"zeta = {zeta:.2f}, {steps} steps (missing pixels in blue)", fontsize=10)
+    fig.suptitle(f"ζ = {zeta:.2f}, {steps} steps (missing pixels in blue; black −1, white 1)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def dps_widget() -> LiveFigure:
     """Sliders for the observed fraction, zeta, the number of steps, the digit and the seed."""
-    import ipywidgets as w
-
-    return live_figure(
+    return slider_widget(
         draw_dps,
-        fraction=w.FloatSlider(value=0.2, min=0.05, max=0.8, step=0.05, description="observed"),
-        zeta=w.FloatLogSlider(value=3.0, base=10, min=-1.0, max=2.0, step=0.1, description="ζ"),
-        steps=w.IntSlider(value=40, min=10, max=60, step=10, description="steps"),
-        image=w.IntSlider(value=0, min=0, max=7, description="digit"),
-        seed=w.IntSlider(value=0, min=0, max=20, description="seed"),
+        fraction=("observed", 0.2, 0.05, 0.8, 0.05),
+        zeta=("ζ", 3.0, -1.0, 2.0, 0.1, "log"),
+        steps=("steps", 40, 10, 60, 10),
+        image=("digit", 0, 0, 7, 1),
+        seed=("seed", 0, 0, 20, 1),
     )
