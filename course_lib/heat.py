@@ -11,29 +11,33 @@ Inverting it multiplies mode :math:`k` by :math:`e^{+4\pi^2|k|^2 a}`; for ``a = 
 64 x 64 grid that is up to :math:`e^{158}`, so any noise in :math:`\hat y` explodes.
 
 :func:`inverse_diffuse` is the *damped probabilistic inverse* of Holl, Koltun & Thuerey,
-"Scale-invariant Learning by Physics Inversion" (NeurIPS 2022), heat example. For every
-mode it asks: is this residual amplitude :math:`|\hat r(k)|` more likely signal or noise?
+"Scale-invariant Learning by Physics Inversion" (NeurIPS 2022), as written in the original
+PhiFlow notebook's ``apply_damping``. For every mode it weighs two explanations of the
+residual amplitude :math:`|\hat r(k)|` with the unnormalised weights
 
-* signal: :math:`|\hat r| \sim \mathcal N(0, s_k)` with the expected amplitude
+* signal: :math:`e^{-|\hat r|^2 / 2 s_k^2}` with the expected amplitude
   :math:`s_k = N e^{-4\pi^2|k|^2 a}` (a unit-size source, diffused);
-* noise: :math:`|\hat r| \sim \mathcal N(0, \sigma)` with :math:`\sigma = \|u\|_2`, the
-  summed uncertainty (white noise has the same amplitude at every frequency);
-* prior :math:`P(\text{signal}) = 1/2`.
+* noise: :math:`e^{-|\hat r|^2 / 2 \sigma^2}` with :math:`\sigma = \|u\|_2`, the summed
+  uncertainty (white noise has the same amplitude at every frequency);
 
-With the posterior :math:`p_k = P(\text{signal} \mid |\hat r(k)|)`, the applied kernel is
-:math:`e^{4\pi^2|k|^2 a \cdot \alpha_k}` with the action
+each times 1/2, and :math:`p_k` = signal weight / (sum of both). This is a heuristic, not an
+exact posterior: the Gaussian densities' normalisers :math:`1/s_k` and :math:`1/\sigma` are
+dropped, and :math:`|\hat r(k)|`, the modulus of a complex coefficient (Rayleigh distributed
+for complex Gaussian noise), is scored as if it were a real Gaussian variable. The applied
+kernel is :math:`e^{4\pi^2|k|^2 a \cdot \alpha_k}` with the action
 :math:`\alpha_k = 2(p_k - \tfrac12)` where :math:`p_k \le 0.5` or :math:`p_k \ge 0.68`, and
-:math:`\alpha_k = 0` (leave the mode alone) in between. So modes that are surely signal are
-inverted fully (:math:`\alpha = 1`), modes that are surely noise are *diffused* once more
-(:math:`\alpha = -1`), and nothing is ever amplified beyond what the data supports.
+:math:`\alpha_k = 0` (leave the mode alone) for :math:`0.5 < p_k < 0.68`. So modes that are
+surely signal are inverted fully (:math:`\alpha = 1`), modes that are surely noise are
+*diffused* once more (:math:`\alpha = -1`), and no mode is amplified by more than the naive
+inverse :math:`e^{4\pi^2|k|^2 a}`.
 
-:func:`heat_sources` draws the paper's training data: sums of soft-edged rectangles.
+:func:`heat_sources` draws the original notebook's training data: sums of soft-edged rectangles.
 
 Example
 -------
 >>> x = heat_sources(4, generator=torch.Generator().manual_seed(0))   # (4, 1, 64, 64)
 >>> y = diffuse(x, 8.0)                                                # smooth
->>> dx = inverse_diffuse(y - diffuse(0 * x, 8.0), 8.0, (y.abs() * 1e-6))
+>>> dx = inverse_diffuse(y - diffuse(0 * x, 8.0), 8.0, y.abs() * 1e-6)   # (4, 1, 64, 64)
 """
 
 from __future__ import annotations
@@ -129,7 +133,6 @@ class InverseDiffusion(NamedTuple):
     raw_kernel: torch.Tensor  # (H, W) exp(4 pi^2 |k|^2 a), log clamped at floor(ln float32 max)
     probability_signal: torch.Tensor  # (..., H, W) P(signal | amplitude)
     kernel: torch.Tensor  # (..., H, W) the applied, damped multiplier
-    uncertainty: torch.Tensor  # (..., 1, 1) propagated uncertainty of dx per cell
 
 
 _LOG_F32_MAX = math.floor(math.log(torch.finfo(torch.float32).max))  # 88: exp(88) fits float32
@@ -140,13 +143,12 @@ def inverse_diffuse_details(
     amount,
     uncertainty: torch.Tensor,
     *,
-    signal_prior: float = 0.5,
     threshold: float = 0.68,
 ) -> InverseDiffusion:
     r"""The damped probabilistic inverse of :func:`diffuse` with all intermediate spectra.
 
-    See :func:`inverse_diffuse` for the maths and arguments; ``threshold`` is the
-    posterior signal probability above which a mode is inverted (0.68: "one sigma").
+    See :func:`inverse_diffuse` for the maths and arguments; ``threshold`` is the signal
+    weight :math:`p_k` at or above which a mode is inverted (0.68 in the original notebook).
     """
     _check_field(dy, "dy")
     _check_amount(amount, "amount")
@@ -156,71 +158,63 @@ def inverse_diffuse_details(
         raise ValueError(
             f"uncertainty must have dy's shape {tuple(dy.shape)}, got {tuple(uncertainty.shape)}"
         )
-    if not (0.0 < signal_prior < 1.0):
-        raise ValueError(f"signal_prior must lie in (0, 1), got {signal_prior}")
     if not (0.5 <= threshold <= 1.0):
         raise ValueError(f"threshold must lie in [0.5, 1], got {threshold}")
     uncertainty = uncertainty.to(dtype=dy.dtype, device=dy.device)
     if isinstance(amount, torch.Tensor):
         amount = amount.detach().to(dtype=dy.dtype, device=dy.device)
     h, w = dy.shape[-2:]
-    n = math.sqrt(h * w)  # N for the paper's square N x N grids
+    n = math.sqrt(h * w)  # N for the original notebook's square N x N grids
 
     log_k = log_kernel((h, w), amount, dy.dtype, dy.device)  # (H, W) >= 0
     raw_kernel = torch.exp(log_k.clamp(max=_LOG_F32_MAX))  # (H, W) the naive inverse, all >= 1
-    amp = torch.fft.fft2(dy).abs()  # (..., H, W)
+    spectrum = torch.fft.fft2(dy)  # (..., H, W) complex
+    amp = spectrum.abs()  # (..., H, W)
     # White noise spreads its energy evenly over all modes; the unnormalised FFT of noise with
     # per-cell std u has |amplitude| ~ ||u||_2 at every k.
     noise_amp = uncertainty.square().sum(dim=(-2, -1), keepdim=True).sqrt()  # (..., 1, 1)
     signal_amp = n * torch.exp(-log_k)  # (H, W) a unit source, diffused, may underflow to 0
 
-    # Gaussian likelihoods of the observed amplitude. Where the expected signal underflows to 0
-    # the signal likelihood is 0 (as in the paper's code, NaN -> 0); a zero amplitude with zero
-    # noise level is fully explained by noise (the paper's code returns NaN there).
+    # Gaussian-shaped weights of the observed amplitude, without the densities' normalisers (the
+    # original's heuristic). Where the expected signal underflows to 0 the signal weight is 0 (the
+    # original maps NaN to 0); a zero amplitude with a zero noise level gets z = 0 (the original
+    # returns NaN there): p = 1/2, and the mode, zero anyway, is left alone.
     z_signal = torch.nan_to_num(amp / signal_amp, nan=math.inf, posinf=math.inf)
     z_noise = torch.nan_to_num(amp / noise_amp, nan=0.0, posinf=math.inf)
-    like_signal = torch.exp(-0.5 * z_signal.square()) * signal_prior
-    like_noise = torch.exp(-0.5 * z_noise.square()) * (1 - signal_prior)
+    like_signal = torch.exp(-0.5 * z_signal.square()) * 0.5  # prior 1/2 each, as in the original
+    like_noise = torch.exp(-0.5 * z_noise.square()) * 0.5
     total = like_signal + like_noise
     p_signal = torch.where(total > 0, like_signal / torch.where(total > 0, total, 1.0), 0.0)
 
-    # Act only when confident: invert (action -> 1), re-diffuse noise (action -> -1), else keep.
+    # Invert (action -> 1) when p >= threshold, re-diffuse (action -> -1 as p -> 0) when p <= 1/2;
+    # only 1/2 < p < threshold is left alone. The band is one-sided: every p <= 1/2 acts.
     confident = (p_signal <= 0.5) | (p_signal >= threshold)
     action = torch.where(confident, 2 * (p_signal - 0.5), torch.zeros_like(p_signal))
     log_max = math.floor(math.log(torch.finfo(dy.dtype).max))  # keep exp finite in float32
     kernel = torch.exp((log_k * action).clamp(max=log_max))  # (..., H, W)
 
-    dx = torch.fft.ifft2(torch.fft.fft2(dy) * kernel).real  # (..., H, W)
-    # Propagated per-cell uncertainty of dx (ifft carries a 1/N^2, Parseval gives 1/N).
-    dx_uncertainty = (noise_amp * kernel).square().sum(dim=(-2, -1), keepdim=True).sqrt() / n
-    return InverseDiffusion(dx, amp, raw_kernel, p_signal, kernel, dx_uncertainty)
+    dx = torch.fft.ifft2(spectrum * kernel).real  # (..., H, W)
+    return InverseDiffusion(dx, amp, raw_kernel, p_signal, kernel)
 
 
-def inverse_diffuse(
-    dy: torch.Tensor,
-    amount,
-    uncertainty: torch.Tensor,
-    *,
-    signal_prior: float = 0.5,
-    threshold: float = 0.68,
-) -> torch.Tensor:
+def inverse_diffuse(dy: torch.Tensor, amount, uncertainty: torch.Tensor) -> torch.Tensor:
     r"""Damped probabilistic inverse of :func:`diffuse`, as used by SIP updates.
 
     Every Fourier mode of ``dy`` is multiplied by :math:`e^{4\pi^2|k|^2 a\,\alpha_k}`, where
-    the action :math:`\alpha_k = 2(p_k - 1/2) \in [-1, 1]` comes from the posterior
-    probability :math:`p_k` that the mode's amplitude is signal (expected amplitude
-    :math:`N e^{-4\pi^2|k|^2 a}`) rather than noise (amplitude :math:`\|u\|_2`, the summed
-    ``uncertainty``), prior ``signal_prior``; modes with ``0.5 < p_k < threshold`` are left
-    alone (:math:`\alpha_k = 0`). Noise-free, band-limited ``dy`` is inverted exactly.
+    the action :math:`\alpha_k = 2(p_k - 1/2) \in [-1, 1]` comes from the weight :math:`p_k`
+    of "signal" (expected amplitude :math:`N e^{-4\pi^2|k|^2 a}`) against "noise" (amplitude
+    :math:`\|u\|_2`, the summed ``uncertainty``), the original notebook's heuristic (see the
+    module docstring); modes with ``0.5 < p_k < 0.68`` are left alone (:math:`\alpha_k = 0`).
+    Noise-free, band-limited ``dy`` is inverted exactly. :func:`inverse_diffuse_details`
+    returns the intermediate spectra and takes the threshold 0.68 as an argument.
 
     Parameters
     ----------
     dy : ``(..., H, W)`` residual in observation space (float32/float64; use float64: the
         inverse kernel reaches ``exp(158)`` for ``amount = 8`` on 64 x 64).
     amount : the diffusion amount ``a`` used by :func:`diffuse` (``amount * dt`` there).
-    uncertainty : per-cell standard deviation of ``dy``, same shape; the paper passes
-        ``abs(dy) * 1e-6``.
-    signal_prior, threshold : prior P(signal) and the confidence needed to invert a mode.
+    uncertainty : per-cell standard deviation of ``dy``, same shape; the original notebook
+        passes ``abs(dy) * 1e-6``.
 
     Returns ``dx`` with ``dy``'s shape, dtype and device.
 
@@ -229,9 +223,7 @@ def inverse_diffuse(
     >>> y = diffuse(torch.rand(1, 1, 64, 64, dtype=torch.float64), 8.0)
     >>> dx = inverse_diffuse(y, 8.0, y.abs() * 1e-6)        # close to the sharp source
     """
-    return inverse_diffuse_details(
-        dy, amount, uncertainty, signal_prior=signal_prior, threshold=threshold
-    ).dx
+    return inverse_diffuse_details(dy, amount, uncertainty).dx
 
 
 # ----------------------------------------------------------------------------- data
@@ -256,7 +248,7 @@ def heat_sources(
 ) -> torch.Tensor:
     """Random heat sources, ``(batch, 1, size, size)``: sums of 4 to 10 soft rectangles.
 
-    As in the paper's heat example (for ``size = 64``): every example has ``4 + floor(7 U)``
+    As in the original notebook's ``generate_heat_example`` (for ``size = 64``): every example has ``4 + floor(7 U)``
     rectangles with centres uniform in the middle 80 % of the domain, half-sizes uniform in
     ``[0, 10)`` cells per axis (centres moved inwards so boxes stay inside), and strengths
     uniform in ``[0, 1)``. Cells on an edge get the covered fraction of the strength.

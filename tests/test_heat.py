@@ -105,7 +105,7 @@ def test_inverse_damps_noise():
     assert torch.all((details.probability_signal >= 0) & (details.probability_signal <= 1))
 
 
-def test_inverse_threshold_and_prior_change_the_kernel():
+def test_inverse_threshold_changes_the_kernel():
     g = torch.Generator().manual_seed(3)
     x = heat_sources(1, generator=g)
     y = diffuse(x, 8.0) + 1e-4 * torch.randn(x.shape, generator=g, dtype=torch.float64)
@@ -113,6 +113,11 @@ def test_inverse_threshold_and_prior_change_the_kernel():
     base = inverse_diffuse_details(y, 8.0, u)
     strict = inverse_diffuse_details(y, 8.0, u, threshold=1.0)
     assert torch.all(strict.kernel <= base.kernel * (1 + 1e-12))
+    # the dead band is one-sided: modes with p <= 1/2 always act, 1/2 < p < threshold never do
+    band = (base.probability_signal > 0.5) & (base.probability_signal < 0.68)
+    assert torch.all(base.kernel[band] == 1.0)
+    low = base.probability_signal < 0.5
+    assert low.any() and torch.all(base.kernel[low] < 1.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -176,7 +181,7 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(TypeError, match="uncertainty"):
         inverse_diffuse(x, 1.0, 1e-6)
     with pytest.raises(ValueError, match="threshold"):
-        inverse_diffuse(x, 1.0, x, threshold=0.3)
+        inverse_diffuse_details(x, 1.0, x, threshold=0.3)
     with pytest.raises(ValueError, match="batch"):
         heat_sources(0)
     with pytest.raises(TypeError, match="batch"):

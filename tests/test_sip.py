@@ -26,7 +26,7 @@ def test_sip_loss_gradient_is_minus_the_physics_update():
 def test_sip_loss_with_a_fixed_uncertainty():
     x_true, y = _batch()
     x_hat = (x_true + 0.1 * torch.randn_like(x_true)).requires_grad_()
-    loss, _ = sip_loss(x_hat, y, 8.0, abs_uncertainty=1e-14)
+    loss, _ = sip_loss(x_hat, y, 8.0, uncertainty=1e-14)
     loss.sum().backward()
     dy = y - diffuse(x_hat.detach(), 8.0)
     torch.testing.assert_close(x_hat.grad, -inverse_diffuse(dy, 8.0, torch.full_like(dy, 1e-14)))
@@ -39,6 +39,24 @@ def test_gd_loss_gradient_is_the_diffused_residual():
     loss.sum().backward()
     # diffusion is self-adjoint, so the gradient is the residual diffused once more
     torch.testing.assert_close(x_hat.grad, diffuse(y_hat.detach() - y, 8.0))
+
+
+def test_sip_update_is_invariant_to_scaling_the_physics():
+    # P -> cP: GD's gradient scales by c^2; SIP's update (the damped inverse of cP applied to the
+    # residual, uncertainty 1e-6 |r|) does not change: (cP)^-1 (c r) = P^-1 r mode by mode.
+    x_true, y = _batch()
+    g = torch.Generator().manual_seed(3)
+    x_hat = x_true + 0.1 * torch.randn(x_true.shape, generator=g, dtype=x_true.dtype)
+    r = y - diffuse(x_hat, 8.0)
+    sip = inverse_diffuse(r, 8.0, r.abs() * 1e-6)
+    gd = diffuse(diffuse(x_hat, 8.0) - y, 8.0)
+    for c, tol in ((0.25, 0.0), (4.0, 0.0), (0.1, 1e-8), (10.0, 1e-8)):  # powers of 2 are exact
+        r_c = c * r
+        sip_c = inverse_diffuse(r_c / c, 8.0, r_c.abs() * 1e-6 / c)
+        assert float((sip_c - sip).norm() / sip.norm()) <= tol
+        gd_c = c * diffuse(c * diffuse(x_hat, 8.0) - c * y, 8.0)
+        torch.testing.assert_close(gd_c, c**2 * gd)
+        assert float((gd_c - gd).norm() / gd.norm()) > 0.5  # the gradient does change
 
 
 def test_predict_sets_the_mean_and_keeps_dtype():
@@ -72,8 +90,31 @@ def test_same_seed_same_start_and_sip_beats_gd():
         assert all(len(h[k]) == 30 for k in ("x_l1", "x_l2", "y_l2", "seconds"))
         assert all(b >= a for a, b in zip(h["seconds"], h["seconds"][1:]))
         assert isinstance(h["model"], UNet) and not h["model"].training
+        assert set(h) == {"x_l1", "x_l2", "y_l2", "seconds", "model"}
     late = {m: sum(h["x_l1"][-10:]) / 10 for m, h in runs.items()}
     assert late["sip"] < late["gd"], late
+
+
+def test_snapshots_record_without_changing_the_training():
+    y_snap = diffuse(heat_sources(2, 32, torch.Generator().manual_seed(7)), 8.0)  # (2, 1, 32, 32)
+    kwargs = dict(steps=7, batch_size=4, seed=1, size=32, progress=False)
+    plain = train_heat_inverter("sip", **kwargs)
+    snap = train_heat_inverter("sip", snapshots=y_snap, snapshot_every=3, **kwargs)
+    assert snap["x_l1"] == plain["x_l1"]
+    assert [s for s, _ in snap["snapshots"]] == [0, 3, 6, 7]
+    final = snap["snapshots"][-1][1]
+    assert final.shape == y_snap.shape and final.dtype == torch.float64
+    with torch.no_grad():
+        torch.testing.assert_close(final, predict(snap["model"], y_snap))
+    assert not torch.equal(snap["snapshots"][0][1], final)
+
+
+def test_batchnorm_statistics_are_recomputed_for_the_final_weights():
+    torch.manual_seed(0)
+    net = UNet(1, 1, levels=2, filters=4)
+    h = train_heat_inverter("gd", steps=3, batch_size=4, size=32, net=net, progress=False)
+    bn = [m for m in h["model"].modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    assert bn.momentum == 0.1 and int(bn.num_batches_tracked) == 4  # four fresh batches, cumulative
 
 
 def test_default_network_is_seeded():
@@ -85,7 +126,7 @@ def test_default_network_is_seeded():
 def test_unet_shapes_and_size():
     torch.manual_seed(0)
     net = UNet(1, 1)
-    assert 30_000 < sum(p.numel() for p in net.parameters()) < 45_000
+    assert sum(p.numel() for p in net.parameters()) == 37_697  # PhiFlow's u_net(1, 1) has 37,697
     assert net(torch.rand(2, 1, 32, 32)).shape == (2, 1, 32, 32)
     two = UNet(2, 3, levels=3, filters=(4, 8, 16), periodic=True)
     assert two(torch.rand(1, 2, 16, 12)).shape == (1, 3, 16, 12)
@@ -132,3 +173,7 @@ def test_bad_inputs_name_the_argument():
         UNet(1, 1)(torch.rand(1, 1, 30, 30))
     with pytest.raises(ValueError, match="y"):
         predict(UNet(1, 1), torch.rand(30, 30))
+    with pytest.raises(ValueError, match="snapshots"):
+        train_heat_inverter("sip", steps=1, batch_size=1, snapshots=torch.rand(32, 32))
+    with pytest.raises(ValueError, match="snapshot_every"):
+        train_heat_inverter("sip", steps=1, batch_size=1, snapshot_every=0)

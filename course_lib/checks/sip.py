@@ -1,128 +1,176 @@
 """Self-checks for the exercises of chapter 4 (inverting heat conduction with SIP updates).
 
 * :func:`check_fourier_multiplier` -- exercise 1, the eigenvalue of diffusion on a Fourier mode;
-* :func:`check_gd_gradient` -- exercise 2, the gradient of the physics loss;
-* :func:`check_best_threshold` -- exercise 3, the damping threshold under noise;
-* :func:`check_wrong_amount` -- exercise 4, a misspecified diffusion amount in the inverse.
+* :func:`check_gd_gradient` -- exercise 2, the gradient of the physics loss, without autograd;
+* :func:`check_signal_weight` -- exercise 3, the weight p_k of "signal" in the damped inverse;
+* :func:`check_best_amount` -- exercise 4, a misspecified diffusion amount in the inverse.
 
-:func:`exercise_problem` gives every exercise the same small, fixed problem.
+:func:`exercise_problem` gives the exercises the same small, fixed problem. The references are
+computed here with NumPy from the closed forms and from the original notebook's formulas
+(``apply_damping`` / ``inv_diffuse``), independently of ``course_lib.heat``'s ``diffuse`` and
+``inverse_diffuse``, which the learner calls.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from ..heat import diffuse, heat_sources, inverse_diffuse
-from . import passed
+from ..heat import heat_sources
+from . import answer, attempt, passed, self_check
 
 __all__ = [
     "exercise_problem",
-    "one_step_error",
+    "AMOUNT_GRID",
     "check_fourier_multiplier",
     "check_gd_gradient",
-    "check_best_threshold",
-    "check_wrong_amount",
+    "check_signal_weight",
+    "check_best_amount",
 ]
 
 AMOUNT = 8.0
+AMOUNT_GRID = (6.0, 7.0, 7.5, 8.0, 8.5, 9.0, 10.0)  # exercise 4: the amounts the inverse may assume
 
 
 def exercise_problem(noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x_true, y)``: 16 fixed heat sources ``(16, 1, 64, 64)`` and ``diffuse(x_true, 8) + noise``."""
     g = torch.Generator().manual_seed(2024)
     x = heat_sources(16, generator=g)  # (16, 1, 64, 64) float64
-    y = diffuse(x, AMOUNT) + noise * torch.randn(x.shape, generator=g, dtype=x.dtype)
-    return x, y
+    y = _np_diffuse(x.numpy(), AMOUNT) + noise * torch.randn(x.shape, generator=g, dtype=x.dtype).numpy()
+    return x, torch.from_numpy(y)
 
 
-def one_step_error(
-    x_true: torch.Tensor, y: torch.Tensor, amount: float, sigma: float | None = None, threshold: float = 0.68
-) -> float:
-    """Mean per-example L1 error of one damped-inverse step from the mean guess.
-
-    ``x1 = m + inverse_diffuse(y - diffuse(m, 8), amount, u)`` with ``m`` the constant field
-    at ``y``'s mean, ``u = sigma`` (honest noise level) or ``|dy| * 1e-6`` when ``sigma`` is None.
-    The *true* physics (amount 8) makes the residual; ``amount`` is what the inverse assumes.
-    """
-    guess = y.mean(dim=(-2, -1), keepdim=True).expand_as(y)  # (B, 1, H, W)
-    dy = y - diffuse(guess, AMOUNT)
-    u = dy.abs() * 1e-6 if sigma is None else torch.full_like(dy, sigma)
-    x1 = guess + inverse_diffuse(dy, amount, u, threshold=threshold)
-    return float((x1 - x_true).abs().sum(dim=(-3, -2, -1)).mean())
+# ----------------------------------------------------------------------------- NumPy references
+def _log_kernel(shape: tuple[int, int], amount: float) -> np.ndarray:
+    """``4 pi^2 |k|^2 amount`` on NumPy's FFT layout, ``(H, W)``."""
+    fy, fx = np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1])
+    return 4 * np.pi**2 * (fy[:, None] ** 2 + fx[None, :] ** 2) * amount
 
 
+def _np_diffuse(x: np.ndarray, amount: float) -> np.ndarray:
+    return np.fft.ifft2(np.fft.fft2(x) * np.exp(-_log_kernel(x.shape[-2:], amount))).real
+
+
+def _np_damped_inverse(dy: np.ndarray, amount: float, u: np.ndarray) -> np.ndarray:
+    """The original notebook's ``inv_diffuse`` / ``apply_damping``, transcribed to NumPy."""
+    log_k = _log_kernel(dy.shape[-2:], amount)
+    spectrum = np.fft.fft2(dy)
+    f_uncertainty = np.sqrt((u**2).sum(axis=(-2, -1), keepdims=True))
+    expected_amp = dy.shape[-1] * np.exp(-log_k)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        signal = np.exp(-0.5 * (np.abs(spectrum) / expected_amp) ** 2) * 0.5
+        signal = np.where(np.isfinite(signal), signal, 0.0)
+        noise = np.exp(-0.5 * (np.abs(spectrum) / f_uncertainty) ** 2) * 0.5
+        p = np.where(signal + noise > 0, signal / (signal + noise), 0.0)
+    action = np.where((p <= 0.5) | (p >= 0.68), 2 * (p - 0.5), 0.0)
+    return np.fft.ifft2(spectrum * np.exp(log_k * action)).real
+
+
+def _one_step_reference(y: np.ndarray, amount: float, u_of_r) -> np.ndarray:
+    """``m + damped_inverse(y - P m)`` from the constant mean guess ``m``; ``P m = m``."""
+    guess = np.broadcast_to(y.mean(axis=(-2, -1), keepdims=True), y.shape)
+    r = y - guess
+    return guess + _np_damped_inverse(r, amount, u_of_r(r))
+
+
+def _l1(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over the batch of the per-example L1 distance."""
+    return float(np.abs(a - b).sum(axis=(-3, -2, -1)).mean())
+
+
+def _as_array(value, shape, what: str) -> np.ndarray:
+    out = value.detach().cpu().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, float)
+    if out.shape != tuple(shape):
+        raise AssertionError(f"expected {what} of shape {tuple(shape)}, got {out.shape}")
+    return out
+
+
+# ----------------------------------------------------------------------------- checks
+@self_check(hint="the Laplacian of exp(2πi k·r) is -(2π)^2 |k|^2 exp(2πi k·r); solve dc/dt = -ν (2π)^2 |k|^2 c.")
 def check_fourier_multiplier(my_multiplier) -> None:
     """Exercise 1: ``my_multiplier(k2, amount)`` is the factor diffusion applies to a mode with ``|k|^2 = k2``."""
-    n = 16
-    i = torch.arange(n, dtype=torch.float64)
-    for ky, kx, amount in ((1, 0, 2.0), (2, 3, 0.5), (8, 8, 0.05), (0, 0, 3.0), (5, 1, 0.1)):
-        mode = torch.cos(2 * math.pi * (ky * i[:, None] + kx * i[None, :]) / n)  # (n, n) eigenfunction
-        measured = float((diffuse(mode, amount) * mode).sum() / (mode * mode).sum())
-        k2 = (ky / n) ** 2 + (kx / n) ** 2
-        got = float(torch.as_tensor(my_multiplier(torch.tensor(k2, dtype=torch.float64), amount)))
-        if not math.isclose(got, measured, rel_tol=1e-6, abs_tol=1e-300):
+    k2 = torch.tensor([0.0, 1 / 64**2, 0.01, 0.04, 0.125, 0.5], dtype=torch.float64)  # up to the corner
+    for amount in (0.5, 2.0, 8.0):
+        got = _as_array(attempt(my_multiplier, k2, amount), k2.shape, "one factor per k2")
+        want = np.exp(-4 * np.pi**2 * k2.numpy() * amount)
+        if not np.allclose(got, want, rtol=1e-6, atol=1e-300):
+            i = int(np.argmax(np.abs(got - want) / np.maximum(want, 1e-300)))
             raise AssertionError(
-                f"for k = ({ky}/{n}, {kx}/{n}) cycles per cell and amount {amount}, diffusion multiplies the "
-                f"mode by {measured:.6g}, your multiplier gives {got:.6g}. Hint: the Laplacian of "
-                "exp(2πi k·r) is -(2π)^2 |k|^2 exp(2πi k·r); integrate d/dt c = -ν (2π)^2 |k|^2 c."
+                f"for |k|^2 = {float(k2[i]):.4g} (cycles per cell)^2 and amount {amount}, diffusion multiplies "
+                f"the mode by {want[i]:.6g}; your multiplier gives {got[i]:.6g}. Hint: the Laplacian of "
+                "exp(2πi k·r) is -(2π)^2 |k|^2 exp(2πi k·r); integrate dc/dt = -ν (2π)^2 |k|^2 c."
             )
-    passed("your multiplier matches diffuse on five Fourier modes, Nyquist included")
+    passed("your multiplier exp(-4π²|k|²a) is right for six wave numbers and three amounts")
 
 
+@self_check(hint="diffusion is symmetric (self-adjoint), so the chain rule gives P^T r = P r with r = P x̂ - y.")
 def check_gd_gradient(my_gradient) -> None:
-    """Exercise 2: ``my_gradient(x_hat, y, amount)`` = d/dx̂ of ½||diffuse(x̂) - y||², without autograd."""
+    """Exercise 2: ``my_gradient(x_hat, y, amount)`` = d/dx̂ of ½||P x̂ - y||², without autograd."""
     x_true, y = exercise_problem()
-    x_hat = (y.mean(dim=(-2, -1), keepdim=True) + 0.1 * x_true).requires_grad_()
-    loss = 0.5 * (diffuse(x_hat, AMOUNT) - y).square().sum()
-    (want,) = torch.autograd.grad(loss, x_hat)
-    got = torch.as_tensor(my_gradient(x_hat.detach(), y, AMOUNT), dtype=torch.float64)
-    if got.shape != want.shape:
-        raise AssertionError(f"expected a gradient of shape {tuple(want.shape)}, got {tuple(got.shape)}")
-    err = float((got - want).norm() / want.norm())
-    if err > 1e-8:
+    x_hat = y.mean(dim=(-2, -1), keepdim=True) + 0.1 * x_true  # (16, 1, 64, 64) a point that is not the optimum
+    got = _as_array(attempt(my_gradient, x_hat.clone(), y.clone(), AMOUNT), x_hat.shape, "a gradient")
+    lam = np.exp(-_log_kernel(x_hat.shape[-2:], AMOUNT))  # closed form: mode k times lambda_k (lambda_k x̂ - ŷ)
+    want = np.fft.ifft2(lam * (lam * np.fft.fft2(x_hat.numpy()) - np.fft.fft2(y.numpy()))).real
+    err = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+    if not err < 1e-8:
         raise AssertionError(
-            f"relative error {err:.3g} against autograd. Hint: diffusion is symmetric (self-adjoint), so "
-            "J^T r = diffuse(r, amount) with r = diffuse(x̂) - y."
+            f"your gradient differs from P(P x̂ - y) by a relative {err:.3g} (norm of the right one "
+            f"{np.linalg.norm(want):.4g}, of yours {np.linalg.norm(got):.4g}). Hint: diffusion is symmetric, "
+            "so the gradient of ½||P x̂ - y||² is P applied to the residual P x̂ - y."
         )
-    passed(f"your gradient matches autograd (relative error {err:.1e}): GD diffuses the residual once more")
+    passed(f"your gradient equals P(P x̂ - y) (relative error {err:.1e}): GD diffuses the residual once more")
 
 
-def check_best_threshold(best_threshold: float, noise: float = 1e-2,
-                         thresholds=(0.5, 0.68, 0.8, 0.9, 0.99)) -> None:
-    """Exercise 3: the threshold with the smallest :func:`one_step_error` at ``noise`` (honest sigma)."""
-    x_true, y = exercise_problem(noise)
-    errors = {t: one_step_error(x_true, y, AMOUNT, sigma=noise, threshold=t) for t in thresholds}
+def _signal_weight_cases() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Amplitudes, signal scales and noise scales that cover every regime of the weight."""
+    rng = np.random.default_rng(4)
+    amp = np.concatenate([10.0 ** rng.uniform(-8, 2, 200), [0.0, 1.0, 1e3, 1e6]])
+    s = np.concatenate([10.0 ** rng.uniform(-10, 2, 200), [1.0, 1e-300, 1e-3, 1e-3]])
+    sigma = np.concatenate([10.0 ** rng.uniform(-8, 0, 200), [1e-6, 1e-6, 1e-3, 1e-2]])
+    return amp, s, sigma  # the last two cases: both weights underflow to 0
+
+
+def _signal_weight_reference(amp: np.ndarray, s: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w_signal = 0.5 * np.exp(-0.5 * (amp / s) ** 2)
+        w_noise = 0.5 * np.exp(-0.5 * (amp / sigma) ** 2)
+        return np.where(w_signal + w_noise > 0, w_signal / (w_signal + w_noise), 0.0)
+
+
+@self_check(hint="weigh exp(-|r|²/2s²) against exp(-|r|²/2σ²), without the densities' 1/s and 1/σ.")
+def check_signal_weight(my_signal_weight) -> None:
+    """Exercise 3: ``my_signal_weight(amplitude, s, sigma)`` is the original notebook's p_k."""
+    amp, s, sigma = _signal_weight_cases()
+    args = [torch.from_numpy(v) for v in (amp, s, sigma)]
+    got = _as_array(attempt(my_signal_weight, *args), amp.shape, "one weight per amplitude")
+    want = _signal_weight_reference(amp, s, sigma)
+    bad = ~(np.abs(got - want) <= 1e-9 + 1e-6 * np.abs(want))  # NaN counts as wrong
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AssertionError(
+            f"for |r| = {amp[i]:.3g}, s = {s[i]:.3g}, sigma = {sigma[i]:.3g} the weight is {want[i]:.6g}, yours "
+            f"is {got[i]:.6g} ({int(bad.sum())} of {bad.size} cases wrong). Hint: p = w_s / (w_s + w_n) with "
+            "w = ½ exp(-|r|²/2·scale²) and no 1/scale in front; where both weights underflow to 0, p = 0 "
+            "(the original's divide_no_nan)."
+        )
+    passed(f"your weight matches the original's rule on {amp.size} cases, underflow included")
+
+
+@self_check(hint="for each a in AMOUNT_GRID: one step from the mean guess with inverse_diffuse(r, a, r.abs() * 1e-6).")
+def check_best_amount(my_amount) -> None:
+    """Exercise 4: the assumed amount in :data:`AMOUNT_GRID` whose one-step estimate is closest to the sources."""
+    value = float(answer(my_amount))
+    x_true, y = exercise_problem()
+    errors = {a: _l1(_one_step_reference(y.numpy(), a, lambda r: np.abs(r) * 1e-6), x_true.numpy())
+              for a in AMOUNT_GRID}
     best = min(errors, key=errors.get)
-    table = ", ".join(f"{t}: {e:.1f}" for t, e in errors.items())
-    if not math.isclose(float(best_threshold), best, abs_tol=1e-9):
+    table = ", ".join(f"{a:g}: {e:.1f}" for a, e in errors.items())
+    if not math.isclose(value, best, abs_tol=1e-9):
         raise AssertionError(
-            f"expected threshold {best} (errors per threshold: {table}), got {best_threshold}. "
-            "Compute one_step_error(x_true, y, 8.0, sigma=noise, threshold=t) for every t."
+            f"expected the amount {best:g}, got {value:g}. Mean L1 error of one step per assumed amount: "
+            f"{table}. Make the residual with the TRUE amount 8 (the mean guess is constant, so it is "
+            "y - m) and invert it with the assumed one."
         )
-    passed(f"threshold {best} is best at noise {noise:g}; errors per threshold: {table}")
-
-
-def check_wrong_amount(amounts, errors) -> None:
-    """Exercise 4: ``errors[i]`` = noise-free :func:`one_step_error` when the inverse assumes ``amounts[i]``."""
-    x_true, y = exercise_problem()
-    amounts = [float(a) for a in amounts]
-    if len(errors) != len(amounts):
-        raise AssertionError(f"got {len(errors)} errors for {len(amounts)} amounts")
-    for a, e in zip(amounts, errors):
-        want = one_step_error(x_true, y, a)
-        if not math.isclose(float(e), want, rel_tol=1e-4):
-            raise AssertionError(
-                f"for an assumed amount {a} the one-step error is {want:.4g}, you got {float(e):.4g}. "
-                "Make the residual with the TRUE amount 8 and invert it with the assumed one."
-            )
-    if 8.0 not in amounts or min(amounts) >= 8.0 or max(amounts) <= 8.0:
-        raise AssertionError("include amounts below, at and above the true 8.0 (e.g. 6, 7, 8, 9, 10)")
-    best = amounts[min(range(len(amounts)), key=lambda i: errors[i])]
-    under = [e for a, e in zip(amounts, errors) if a < 8.0]
-    over = [e for a, e in zip(amounts, errors) if a > 8.0]
-    passed(
-        f"the error is smallest at amount {best:g}; underestimating costs at most a factor "
-        f"{max(under) / min(errors):.1f}, overestimating up to {max(over) / min(errors):.1f}"
-    )
+    passed(f"amount {best:g} is best; mean L1 error per assumed amount: {table}")

@@ -8,7 +8,8 @@ Layout for ``levels = 4`` and ``filters = 16`` (every level has 16 channels)::
                                       └ pool ─ DoubleConv ┘ up
 
 ``DoubleConv`` = (3x3 conv, batch norm, ReLU) twice; ``pool`` = 2x2 max pooling; ``up`` =
-bilinear upsampling by 2. About 38 k parameters, so it trains on a CPU. The heat problem
+bilinear upsampling by 2. ``UNet(1, 1)`` has 37,697 parameters, as many as PhiFlow's
+``u_net(1, 1)`` (counted with PhiFlow 3.4), so it trains on a CPU. The heat problem
 is periodic, so the convolutions may pad circularly (``periodic=True``); PhiFlow's default
 is zero padding.
 

@@ -3,7 +3,7 @@
 One fixed 64 x 64 heat source is diffused by ``amount``, Gaussian noise of standard
 deviation ``noise`` is added, and the observation is inverted twice: naively (every mode
 multiplied by ``exp(4 pi^2 |k|^2 amount)``, exponent clamped at 88 so it stays finite)
-and with the damped probabilistic inverse of the SIP paper, told the true noise level.
+and with the damped probabilistic inverse of the SIP method, told the true noise level.
 
 A redraw is a handful of 64 x 64 FFTs plus matplotlib. To keep it well under a second on a
 busy laptop, the layout is fixed (no ``tight_layout`` pass) and the log axis is labelled in
@@ -50,11 +50,11 @@ def draw_heat_inversion(amount: float = 8.0, log10_noise: float = -6.0) -> plt.F
     naive = torch.fft.ifft2(torch.fft.fft2(y) * torch.exp(log_k.clamp(max=88))).real
     damped = inverse_diffuse_details(y, amount, torch.full_like(y, sigma))
 
-    fig = plt.figure(figsize=(13, 3.3))
+    fig = plt.figure(figsize=(11, 3.2))
     grid = fig.add_gridspec(1, 4, left=0.005, right=0.655, bottom=0.04, top=0.84, wspace=0.1)  # fixed layout
     l1 = float((damped.dx - x).abs().sum())
     panels = [
-        (x, "source x*", None),
+        (x, "source x* (64 x 64 cells)", None),
         (y, f"observation y (σ = {sigma:.0e})", None),
         (naive, f"naive inverse\nmax |x| = {float(naive.abs().max()):.1e}", None),
         (damped.dx, f"damped inverse\nL1 error {l1:.0f} (total heat {float(x.sum()):.0f})", (0, 1.2 * float(x.max()))),
@@ -79,7 +79,7 @@ def draw_heat_inversion(amount: float = 8.0, log10_noise: float = -6.0) -> plt.F
     ax.set_xlabel("|k| (cycles per cell)")
     ax.set_ylabel("multiplier")
     ax.set_title(f"per-mode multipliers, amount {amount:g}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=9, loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
     return fig
 
