@@ -11,6 +11,7 @@ PhiFlow 3 (``SoftGeometryMask(box).at(grid)`` became ``resample(box, to=grid, so
 ``native_call`` returns the field itself, without a ``vector`` dimension to index).
 """
 
+# ruff: noqa: F405 -- the names come from PhiFlow's star import, as in the original notebook
 import json
 import warnings
 from pathlib import Path

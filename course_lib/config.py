@@ -12,7 +12,7 @@ Example
 -------
 >>> from course_lib.config import pick, device, seed_everything
 >>> n_iter = pick(full=1000, fast=100)   # 1000, or 100 under COURSE_FAST=1
->>> seed_everything(0)
+>>> generator = seed_everything(0)   # also returns a seeded CPU generator
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ Example
 -------
 >>> x = heat_sources(4, generator=torch.Generator().manual_seed(0))   # (4, 1, 64, 64)
 >>> y = diffuse(x, 8.0)                                                # smooth
->>> dx = inverse_diffuse(y - diffuse(0 * x, 8.0), 8.0, y.abs() * 1e-6)   # (4, 1, 64, 64)
+>>> dx = inverse_diffuse(y - diffuse(0 * x, 8.0), 8.0, y.abs() * 1e-6)  # (4, 1, 64, 64)
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def heat_sources(
 
     Example
     -------
-    >>> x = heat_sources(128, generator=torch.Generator().manual_seed(0))   # (128, 1, 64, 64)
+    >>> x = heat_sources(128, generator=torch.Generator().manual_seed(0))  # (128,1,64,64)
     """
     if not isinstance(batch, int) or isinstance(batch, bool):
         raise TypeError(f"batch must be an int, got {type(batch).__name__}")

@@ -34,8 +34,10 @@ Example
 >>> k_true = torch.zeros(1, 1, 5, 5)
 >>> k_true[0, 0, 2, 1:4] = 1 / 3                    # a short horizontal smear
 >>> y = convolve2d(x, k_true)                        # noise-free, (1, 3, 44, 44)
->>> k_hat, losses = pgd(x, y, constant_init(k_true, margin=1), n_iter=300, progress=False)
->>> relative_error(k_hat, k_true) < 0.05, all(b <= a for a, b in zip(losses, losses[1:]))
+>>> k0 = constant_init(k_true, margin=1)
+>>> k_hat, losses = pgd(x, y, k0, n_iter=300, progress=False)
+>>> decreasing = all(b <= a for a, b in zip(losses, losses[1:]))
+>>> relative_error(k_hat, k_true) < 0.05, decreasing
 (True, True)
 """
 

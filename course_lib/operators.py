@@ -31,7 +31,7 @@ Example
 >>> A = Blur(torch.ones(1, 1, 5, 5) / 25, padding="valid")
 >>> y = add_gaussian_noise(A(x), 0.02)          # (1, 3, 60, 60)
 >>> g = A.adjoint(A(x) - y)                     # gradient of 0.5 ||Ax - y||^2 in x
->>> A.norm_squared(x) <= 1 + 1e-6               # a kernel on the simplex never amplifies
+>>> A.norm_squared(x) <= 1 + 1e-6    # a kernel on the simplex never amplifies
 True
 """
 
@@ -221,7 +221,7 @@ class Inpainting(LinearOperator):
     Example
     -------
     >>> g = torch.Generator().manual_seed(0)
-    >>> m = (torch.rand(1, 1, 32, 32, generator=g) < 0.1).float()   # keep about 10 % of the pixels
+    >>> m = (torch.rand(1, 1, 32, 32, generator=g) < 0.1).float()  # keep ~10 % of pixels
     >>> A = Inpainting(m)
     >>> A(torch.ones(1, 3, 32, 32)).shape
     torch.Size([1, 3, 32, 32])

@@ -8,19 +8,23 @@
   (matplotlib's ``Animation.to_jshtml``: the frames are embedded PNGs, the player is inline
   JavaScript, nothing is loaded from the network).
 
-Every function returns the matplotlib ``Figure`` so a chapter can save or tweak it.
+Every function but :func:`frame_player` (an HTML player) returns the matplotlib ``Figure``, so a
+chapter can save or tweak it.
 
 Example
 -------
->>> show_images([x, y, k], ["sharp x", "blurred y", "kernel k"])
->>> plot_losses({"PGD": losses}, ylabel="data misfit")
+>>> x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 12, 12)
+>>> k = torch.full((1, 1, 5, 5), 1 / 25)
+>>> fig = show_images([x, y, k], ["sharp x", "blurred y", "kernel k"])
+>>> fig = plot_losses({"PGD": [1.0, 0.5, 0.3]}, ylabel="data misfit")
+>>> plt.close("all")
 """
 
 from __future__ import annotations
 
 import re
-from html import escape
 from collections.abc import Callable, Mapping, Sequence
+from html import escape
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -306,7 +306,8 @@ def fit_sigma(
     ``"diverged"``, ``True`` when sigma left the usable range (non-finite or a support
     radius above :data:`MAX_RADIUS`) and the run stopped early (histories are then shorter).
 
-    >>> x = torch.randn(1, 1, 100, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(1, 1, 100, generator=g, dtype=torch.float64)
     >>> run = fit_sigma(x, gaussian_blur1d(x, 3.0), sigma0=1.0, lr=1.0, steps=100)
     >>> round(float(run["sigma"][-1]), 2)
     3.0

@@ -5,14 +5,11 @@
 * direct vs FFT agreement, forward and kernel gradient of the chapter's loss;
 * ``gradcheck`` in float64;
 * ``Blur`` as a trainable module, and bad input;
-* ``ImageConvolution`` (the blur as a map of the kernel) and ``LinearOperator.norm_squared``;
-* the docstring examples of the chapter 1 modules, run as doctests.
+* ``ImageConvolution`` (the blur as a map of the kernel) and ``LinearOperator.norm_squared``.
 """
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -194,17 +191,6 @@ def test_blur_refuses_to_detach_a_kernel_that_requires_grad():
     # the functional form keeps the graph: the kernel's gradient arrives
     convolve2d(torch.rand(1, 1, 8, 8), k).sum().backward()
     assert k.grad is not None and k.grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["course_lib.convolution", "course_lib.operators", "course_lib.kernels", "course_lib.projections",
-     "course_lib.kernel_estimation"],
-)
-def test_docstring_examples_run(module):
-    mod = importlib.import_module(module)
-    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0, f"{result.failed} docstring example(s) of {module} failed"
 
 
 # ----------------------------------------------------------------------------- against scipy

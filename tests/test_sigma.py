@@ -285,13 +285,3 @@ def test_train_inpainter_seed_sets_the_batches():
     runs = [train_inpainter(NormalizedConvolution(2.0), images, hole=6, steps=3, batch_size=4, size=16,
                             seed=seed, progress=False)["loss"] for seed in (0, 0, 1)]
     assert runs[0] == runs[1] and runs[0] != runs[2]
-
-
-# ----------------------------------------------------------------------------- docstring examples
-@pytest.mark.parametrize("module", ["course_lib.sigma", "course_lib.models.composed"])
-def test_docstring_examples_run(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

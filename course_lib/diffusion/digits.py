@@ -11,7 +11,7 @@ Example
 -------
 >>> train = digit_images("train")            # (1600, 1, 32, 32) in [-1, 1]
 >>> test = digit_images("test")[:4]          # held-out digits for the experiments
->>> small = digits8("train")                 # (1600, 1, 8, 8): the Gaussian prior's data
+>>> small = digits8("train")      # (1600, 1, 8, 8): the Gaussian prior's data
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ Example
 -------
 >>> import torch
 >>> from course_lib.operators import Inpainting
->>> images = torch.randn(50, 1, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+>>> g = torch.Generator().manual_seed(0)
+>>> images = torch.randn(50, 1, 2, 2, generator=g, dtype=torch.float64)
 >>> mean, cov = fit_gaussian(images)                       # (1, 2, 2), (4, 4)
 >>> D = GaussianPriorDenoiser(mean, cov)
 >>> D(images[:3], 0.3).shape                               # (B, C, H, W)
@@ -40,7 +41,7 @@ torch.Size([3, 1, 2, 2])
 >>> A = Inpainting(torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=torch.float64))
 >>> y = A(images[:1])
 >>> post_mean, post_cov = gaussian_posterior(mean, cov, A, y, sigma_y=0.1)
->>> log_lik = gaussian_log_likelihood(D, A, y, sigma_y=0.1)  # exact log p(y | x_t) via x0_hat
+>>> log_lik = gaussian_log_likelihood(D, A, y, sigma_y=0.1)  # exact log p(y | x_t)
 >>> log_lik(images[:3], 0.5).shape
 torch.Size([3])
 """

@@ -35,11 +35,12 @@ Example
 >>> import torch
 >>> from course_lib.diffusion import GaussianPriorDenoiser
 >>> from course_lib.operators import Inpainting
->>> D = GaussianPriorDenoiser(torch.zeros(1, 2, 2), torch.eye(4))     # a toy N(0, I) prior
+>>> D = GaussianPriorDenoiser(torch.zeros(1, 2, 2), torch.eye(4))  # a toy N(0, I) prior
 >>> g = torch.Generator().manual_seed(0)
->>> obs = measure(Inpainting(torch.ones(1, 1, 2, 2)), torch.zeros(1, 1, 2, 2), 0.1, generator=g)
->>> dps_sample(D, obs.operator, obs, steps=20, zeta=0.5, x_shape=(3, 1, 2, 2), generator=g,
-...            progress=False).shape
+>>> A = Inpainting(torch.ones(1, 1, 2, 2))
+>>> obs = measure(A, torch.zeros(1, 1, 2, 2), 0.1, generator=g)
+>>> dps_sample(D, obs.operator, obs, steps=20, zeta=0.5, x_shape=(3, 1, 2, 2),
+...            generator=g, progress=False).shape
 torch.Size([3, 1, 2, 2])
 """
 

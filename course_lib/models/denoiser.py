@@ -33,7 +33,7 @@ Example
 >>> net = DenoisingUNet(channels=1, width=16)
 >>> sum(p.numel() for p in net.parameters())          # the committed digit prior's size
 317265
->>> x = torch.randn(4, 1, 32, 32)                      # (B, C, H, W), H and W divisible by 4
+>>> x = torch.randn(4, 1, 32, 32)                # (B, C, H, W), H and W divisible by 4
 >>> net(x, torch.tensor(0.5)).shape                    # sigma: float, 0-dim or (B,)
 torch.Size([4, 1, 32, 32])
 """
