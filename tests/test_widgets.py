@@ -17,6 +17,7 @@ DRAWS = [
     ("sigma", "draw_sigma_fit", "true_sigma", 5.0),
     ("dps", "draw_dps", "seed", 1),
     ("heat", "draw_heat_inversion", "amount", 4.0),
+    ("blind", "draw_blind", "noise", 0.03),
 ]
 
 

@@ -9,8 +9,8 @@ run code; the hash check catches a truncated or altered file before it is even u
 Example
 -------
 >>> import torch
->>> D = load_digit_denoiser()                 # a DenoisingUNet in eval mode, no grad on its weights
->>> x = torch.zeros(2, 1, 32, 32)             # (B, 1, 32, 32) on [-1, 1], on the network's device
+>>> D = load_digit_denoiser()     # a DenoisingUNet in eval mode, weights frozen
+>>> x = torch.zeros(2, 1, 32, 32) # (B, 1, 32, 32) on [-1, 1], the network's device
 >>> D(x, 0.5).shape
 torch.Size([2, 1, 32, 32])
 """
@@ -25,7 +25,7 @@ import torch
 
 from ..models.denoiser import DenoisingUNet
 
-__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "training_log"]
+__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "load_kernel_denoiser", "training_log"]
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "digits32_denoiser.pt"
 _RETRAIN = "regenerate it with `python -m course_lib.train_prior`"
@@ -67,3 +67,15 @@ def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.js
     if not path.is_file():
         raise FileNotFoundError(f"training log {path} is missing; {_RETRAIN}")
     return json.loads(path.read_text())
+
+
+def load_kernel_denoiser(*args, **kwargs):
+    """Chapter 5's kernel prior: :func:`course_lib.blind.kernel_prior.load_kernel_denoiser`.
+
+    Kept here beside the digit prior, so that every shipped prior loads from one module (same
+    SHA-256 check, ``weights_only=True``); imported on call, since ``course_lib.blind`` builds on
+    ``course_lib.diffusion``.
+    """
+    from ..blind.kernel_prior import load_kernel_denoiser as load
+
+    return load(*args, **kwargs)
