@@ -54,6 +54,8 @@ FAST_BUILD := _build/fast
 book-fast: $(STAMP)
 	COURSE_FAST=1 $(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml \
 		--path-output $(FAST_BUILD) -W --keep-going
+	rm -rf $(FAST_BUILD)/html && mv $(FAST_BUILD)/_build/html $(FAST_BUILD)/html
+	@echo "Open file://$(CURDIR)/$(FAST_BUILD)/html/index.html"
 
 # The student edition: every cell tagged `solution` removed (tools/student_edition.py, nbconvert's
 # TagRemovePreprocessor). student-notebooks writes the chapters to hand out, _build/student/notebooks;
