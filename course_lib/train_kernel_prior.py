@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import time
@@ -42,47 +41,16 @@ import torch
 
 from .blind.kernel_prior import KernelDenoiser, to_model
 from .kernels import motion_blur_kernel
+from .train_prior import _sample_sigma, denoising_loss, file_sha256, heldout_mse  # one recipe for every prior
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 KERNEL_SIZE = 9
-SIGMA_MIN, SIGMA_MAX = 0.01, 158.0  # the linear DDPM schedule's sigma_t range
-EVAL_SIGMAS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 def kernel_batch(n: int, generator: torch.Generator, size: int = KERNEL_SIZE) -> torch.Tensor:
     """``n`` fresh motion-blur kernels on the diffusion scale, ``(n, 1, size, size)``."""
     k = torch.cat([motion_blur_kernel(size, generator=generator) for _ in range(n)])  # (n, 1, size, size)
     return to_model(k)
-
-
-def _sample_sigma(n: int, g: torch.Generator) -> torch.Tensor:
-    log_s = -0.6 + 1.6 * torch.randn(n, generator=g)
-    return log_s.exp().clamp(SIGMA_MIN, SIGMA_MAX)  # (n,)
-
-
-def denoising_loss(net: KernelDenoiser, z0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Preconditioned loss: mean of ``||D(z0 + sigma n, sigma) - z0||^2 / c_out^2``."""
-    s = sigma[:, None, None, None]  # (B, 1, 1, 1)
-    sd = net.net.sigma_data
-    c_out = s * sd / (s**2 + sd**2).sqrt()
-    d = net(z0 + s * noise, sigma)  # (B, 1, h, h)
-    return (((d - z0) / c_out) ** 2).mean()
-
-
-@torch.no_grad()
-def heldout_mse(net: KernelDenoiser, z0: torch.Tensor, seed: int = 123) -> dict[str, float]:
-    """Plain MSE of ``D(z0 + sigma n, sigma)`` against ``z0`` at fixed sigmas (fixed noise)."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for s in EVAL_SIGMAS:
-        n = torch.randn(z0.shape, generator=g)
-        out[str(s)] = float(((net(z0 + s * n, s) - z0) ** 2).mean())
-    return out
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def train(steps: int = 3000, batch: int = 64, width: int = 16, lr: float = 2e-3, ema: float = 0.998,

@@ -57,7 +57,7 @@ def _sample_sigma(n: int, g: torch.Generator) -> torch.Tensor:
     return log_s.exp().clamp(SIGMA_MIN, SIGMA_MAX)  # (n,)
 
 
-def denoising_loss(net: DenoisingUNet, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+def denoising_loss(net: torch.nn.Module, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Preconditioned loss: mean of ``||D(x0 + sigma n, sigma) - x0||^2 / c_out^2``."""
     s = sigma[:, None, None, None]  # (B, 1, 1, 1)
     sd = net.sigma_data
@@ -67,7 +67,7 @@ def denoising_loss(net: DenoisingUNet, x0: torch.Tensor, sigma: torch.Tensor, no
 
 
 @torch.no_grad()
-def heldout_mse(net: DenoisingUNet, x0: torch.Tensor, seed: int = 123) -> dict[str, float]:
+def heldout_mse(net: torch.nn.Module, x0: torch.Tensor, seed: int = 123) -> dict[str, float]:
     """Plain MSE of ``D(x0 + sigma n, sigma)`` against ``x0`` at fixed sigmas (fixed noise)."""
     g = torch.Generator().manual_seed(seed)
     out = {}

@@ -27,14 +27,13 @@ torch.Size([1, 1, 9, 9])
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..diffusion.pretrained import load_verified, read_training_log
 from ..models.denoiser import DenoisingUNet
 
 __all__ = ["KERNEL_WEIGHTS_PATH", "KernelDenoiser", "to_model", "from_model", "load_kernel_denoiser",
@@ -82,6 +81,11 @@ class KernelDenoiser(nn.Module):
         self.net = DenoisingUNet(channels=1, width=width, sigma_data=sigma_data)
         self.config = {"kernel_size": kernel_size, "width": width, "sigma_data": float(sigma_data)}
 
+    @property
+    def sigma_data(self) -> float:
+        """The data scale of the preconditioning (the wrapped U-Net's)."""
+        return self.net.sigma_data
+
     def pad(self, z: torch.Tensor) -> torch.Tensor:
         """``(B, 1, h, h)`` -> ``(B, 1, canvas, canvas)``, the extra rows and columns at -1 (no weight)."""
         p = self.canvas - self.kernel_size
@@ -99,41 +103,15 @@ class KernelDenoiser(nn.Module):
         return f"config={self.config}, canvas={self.canvas}"
 
 
-def _expected_sha256(path: Path) -> str:
-    side = path.with_suffix(".sha256")
-    if not side.is_file():
-        raise FileNotFoundError(f"no stored hash for {path}: {side} is missing; {_RETRAIN}")
-    digest = side.read_text().split()[0].strip().lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"{side} does not hold a SHA-256 hex digest (got {digest!r})")
-    return digest
-
-
 def load_kernel_denoiser(path: str | Path = KERNEL_WEIGHTS_PATH, sha256: str | None = None,
                          device: torch.device | str | None = None) -> KernelDenoiser:
-    """Verify ``path`` against ``sha256`` (default: the stored ``<stem>.sha256``), then load it safely.
-
-    ``torch.load(..., weights_only=True)`` builds tensors and plain containers only; the hash
-    check catches a truncated or altered file before it is unpickled. Returns the float32
+    """Chapter 5's kernel prior, checked against its stored SHA-256 and loaded with
+    ``weights_only=True`` by :func:`course_lib.diffusion.pretrained.load_verified`: the float32
     :class:`KernelDenoiser` in eval mode, without gradients on its weights, on ``device`` (default CPU).
     """
-    path = Path(path)
-    expected = (sha256 or _expected_sha256(path)).lower()
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} is missing (expected SHA-256 {expected}); {_RETRAIN}")
-    got = hashlib.sha256(path.read_bytes()).hexdigest()
-    if got != expected:
-        raise ValueError(f"weights file {path} is corrupted or was changed: SHA-256 {got}, "
-                         f"expected {expected}; {_RETRAIN}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    net = KernelDenoiser(**blob["config"])
-    net.load_state_dict(blob["state_dict"])
-    return net.to(device=device).eval().requires_grad_(False)
+    return load_verified(path, KernelDenoiser, sha256, device, retrain=_RETRAIN)
 
 
 def kernel_training_log(path: str | Path = KERNEL_WEIGHTS_PATH.with_name("kernels9_training.json")) -> dict:
     """The training curve and settings saved by ``train_kernel_prior``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training log {path} is missing; {_RETRAIN}")
-    return json.loads(path.read_text())
+    return read_training_log(path, retrain=_RETRAIN)

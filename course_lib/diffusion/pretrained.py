@@ -25,48 +25,64 @@ import torch
 
 from ..models.denoiser import DenoisingUNet
 
-__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "load_kernel_denoiser", "training_log"]
+__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_verified", "read_training_log", "load_digit_denoiser",
+           "load_kernel_denoiser", "training_log"]
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "digits32_denoiser.pt"
 _RETRAIN = "regenerate it with `python -m course_lib.train_prior`"
 
 
-def expected_sha256(path: str | Path = WEIGHTS_PATH) -> str:
-    """The hash stored next to ``path`` (``<stem>.sha256``)."""
+def expected_sha256(path: str | Path = WEIGHTS_PATH, retrain: str = _RETRAIN) -> str:
+    """The hash stored next to ``path`` (``<stem>.sha256``); ``retrain`` says how to regenerate it."""
     side = Path(path).with_suffix(".sha256")
     if not side.is_file():
-        raise FileNotFoundError(f"no stored hash for {path}: {side} is missing; {_RETRAIN}")
+        raise FileNotFoundError(f"no stored hash for {path}: {side} is missing; {retrain}")
     digest = side.read_text().split()[0].strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"{side} does not hold a SHA-256 hex digest (got {digest!r})")
     return digest
 
 
-def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = None,
-                        device: torch.device | str | None = None) -> DenoisingUNet:
-    """Verify ``path`` against ``sha256`` (default: the stored hash) and return the denoiser in eval mode.
+def load_verified(path: str | Path, model: type[torch.nn.Module], sha256: str | None = None,
+                  device: torch.device | str | None = None, retrain: str = _RETRAIN) -> torch.nn.Module:
+    """Check ``path`` against ``sha256`` (default: the stored hash), then load it safely.
 
-    The network is float32 on ``device`` (default: the CPU); the caller places inputs there.
+    ``torch.load(..., weights_only=True)`` builds tensors and plain containers only; the hash check
+    catches a truncated or altered file before it is unpickled. The file holds ``{"config": ...,
+    "state_dict": ...}``; returns ``model(**config)`` in eval mode, float32, without gradients on
+    its weights, on ``device`` (default: the CPU). The caller places inputs there.
     """
     path = Path(path)
-    expected = (sha256 or expected_sha256(path)).lower()
+    expected = (sha256 or expected_sha256(path, retrain)).lower()
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} is missing (expected SHA-256 {expected}); {_RETRAIN}")
+        raise FileNotFoundError(f"weights file {path} is missing (expected SHA-256 {expected}); {retrain}")
     got = hashlib.sha256(path.read_bytes()).hexdigest()
     if got != expected:
-        raise ValueError(f"weights file {path} is corrupted or was changed: SHA-256 {got}, expected {expected}; {_RETRAIN}")
+        raise ValueError(f"weights file {path} is corrupted or was changed: SHA-256 {got}, "
+                         f"expected {expected}; {retrain}")
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    net = DenoisingUNet(**blob["config"])
+    net = model(**blob["config"])
     net.load_state_dict(blob["state_dict"])
     return net.to(device=device).eval().requires_grad_(False)
 
 
-def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.json")) -> dict:
-    """The training curve and settings saved by ``train_prior`` (a dict of lists and numbers)."""
+def read_training_log(path: str | Path, retrain: str = _RETRAIN) -> dict:
+    """A training log saved beside the weights (a dict of lists and numbers)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training log {path} is missing; {_RETRAIN}")
+        raise FileNotFoundError(f"training log {path} is missing; {retrain}")
     return json.loads(path.read_text())
+
+
+def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = None,
+                        device: torch.device | str | None = None) -> DenoisingUNet:
+    """Chapter 3's digit prior, checked and loaded by :func:`load_verified`."""
+    return load_verified(path, DenoisingUNet, sha256, device)
+
+
+def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.json")) -> dict:
+    """The training curve and settings saved by ``train_prior``."""
+    return read_training_log(path)
 
 
 def load_kernel_denoiser(*args, **kwargs):
