@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ import torch
 
 from .blind.kernel_prior import KernelDenoiser, to_model
 from .kernels import motion_blur_kernel
-from .train_prior import _sample_sigma, denoising_loss, file_sha256, heldout_mse  # one recipe for every prior
+from .train_prior import _sample_sigma, denoising_loss, heldout_mse, save  # one recipe for every prior
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 KERNEL_SIZE = 9
@@ -99,19 +98,6 @@ def train(steps: int = 3000, batch: int = 64, width: int = 16, lr: float = 2e-3,
     return ema_net, log
 
 
-def save(net: KernelDenoiser, log: dict, out: Path) -> Path:
-    """Write the weights, their SHA-256 and the training log into ``out``; return the weights' path."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "kernels9_denoiser.pt"
-    state = {k: v.detach().clone().float() for k, v in net.state_dict().items()}
-    torch.save({"config": net.config, "state_dict": state}, path)
-    digest = file_sha256(path)
-    (out / "kernels9_denoiser.sha256").write_text(f"{digest}  {path.name}\n")
-    log = dict(log, sha256=digest)
-    (out / "kernels9_training.json").write_text(json.dumps(log, indent=1))
-    return path
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     net, log = train(steps=args.steps, batch=args.batch, width=args.width, lr=args.lr, seed=args.seed,
                      eval_every=max(1, min(250, args.steps)))
-    path = save(net, log, args.out)
+    path = save(net, log, args.out, stem="kernels9")
     print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB, {log['params']:,} parameters) "
           f"in {log['train_seconds'] / 60:.1f} min; held-out MSE {log['heldout_mse'][-1]}")
 

@@ -127,16 +127,19 @@ def train(steps: int = 3000, batch: int = 32, width: int = 16, lr: float = 2e-3,
     return ema_net, log
 
 
-def save(net: DenoisingUNet, log: dict, out: Path) -> Path:
-    """Write the weights, their SHA-256 and the training log into ``out``; return the weights' path."""
+def save(net: torch.nn.Module, log: dict, out: Path, stem: str = "digits32") -> Path:
+    """Write ``<stem>_denoiser.pt``, its ``.sha256`` and ``<stem>_training.json`` into ``out``.
+
+    ``net`` has a ``config`` dict (its constructor's keywords); returns the weights' path.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "digits32_denoiser.pt"
+    path = out / f"{stem}_denoiser.pt"
     state = {k: v.detach().clone().float() for k, v in net.state_dict().items()}
     torch.save({"config": net.config, "state_dict": state}, path)
     digest = file_sha256(path)
-    (out / "digits32_denoiser.sha256").write_text(f"{digest}  {path.name}\n")
+    path.with_suffix(".sha256").write_text(f"{digest}  {path.name}\n")
     log = dict(log, sha256=digest)
-    (out / "digits32_training.json").write_text(json.dumps(log, indent=1))
+    (out / f"{stem}_training.json").write_text(json.dumps(log, indent=1))
     return path
 
 
