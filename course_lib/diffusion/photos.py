@@ -19,7 +19,7 @@ not a patch of texture. The split is by photograph, fixed and checked by name:
 Training crops are drawn by :func:`photo_crops` from a pyramid of each training photograph at
 shorter sides :data:`TRAIN_SHORTS` (the "rescaling" augmentation), with a random horizontal flip and
 a random rotation by a multiple of 90 degrees. Every draw comes from the ``torch.Generator`` it is
-given, so a seed fixes the crops bit for bit. :func:`test_crops` gives the fixed evaluation crops:
+given, so a seed fixes the crops bit for bit. :func:`heldout_crops` gives the fixed evaluation crops:
 ``n`` crops per photograph, their corners spread evenly over the image at ``short=128``.
 
 Example
@@ -33,7 +33,7 @@ torch.Size([3, 128, 192])
 >>> x = photo_crops(4, size=32, generator=g)     # (B, 3, 32, 32) on [-1, 1]
 >>> x.shape, bool(x.min() >= -1) and bool(x.max() <= 1)
 (torch.Size([4, 3, 32, 32]), True)
->>> test_crops(size=64, per_photo=2).shape     # chelsea's 2 crops, then coffee's
+>>> heldout_crops(size=64, per_photo=2).shape     # chelsea's 2 crops, then coffee's
 torch.Size([4, 3, 64, 64])
 """
 
@@ -47,7 +47,7 @@ import torch
 from torch.nn import functional as F
 
 __all__ = ["PHOTOS", "SPLITS", "BASE_SHORT", "TRAIN_SHORTS", "load_photo", "photo_images", "photo_crops",
-           "test_crops"]
+           "heldout_crops"]
 
 # name -> (package, file inside the package's data folder)
 PHOTOS = {
@@ -161,7 +161,7 @@ def photo_crops(n: int, size: int = 32, generator: torch.Generator | None = None
     return torch.stack(out)  # (n, 3, size, size)
 
 
-def test_crops(size: int = 64, per_photo: int = 4, split: str = "test", short: int = BASE_SHORT) -> torch.Tensor:
+def heldout_crops(size: int = 64, per_photo: int = 4, split: str = "test", short: int = BASE_SHORT) -> torch.Tensor:
     """Fixed evaluation crops: ``per_photo`` per photograph of ``split``, ``(len * per_photo, 3, size, size)``.
 
     The corners lie evenly on the diagonal of the free range (first at the top left, last at the

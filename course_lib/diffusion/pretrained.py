@@ -1,8 +1,10 @@
-"""Load the committed digit prior safely: SHA-256 check, then ``torch.load(..., weights_only=True)``.
+"""Load the committed priors safely: SHA-256 check, then ``torch.load(..., weights_only=True)``.
 
-The weights in ``course_lib/weights/digits32_denoiser.pt`` are written by
-``python -m course_lib.train_prior`` together with ``digits32_denoiser.sha256`` (its hash,
-``sha256sum`` format) and ``digits32_training.json`` (training curve and settings).
+The weights in ``course_lib/weights/digits32_denoiser.pt`` (the digit prior) and
+``photos_denoiser.pt`` (the natural-image prior, colour, trained on the photographs of
+:mod:`course_lib.diffusion.photos`) are written by ``python -m course_lib.train_prior [--data photos]``
+together with ``<stem>.sha256`` (the hash, ``sha256sum`` format) and ``<stem>_training.json``
+(training curve and settings).
 ``weights_only=True`` means unpickling can build tensors and plain containers only, never
 run code; the hash check catches a truncated or altered file before it is even unpickled.
 
@@ -13,6 +15,9 @@ Example
 >>> x = torch.zeros(2, 1, 32, 32) # (B, 1, 32, 32) on [-1, 1], the network's device
 >>> D(x, 0.5).shape
 torch.Size([2, 1, 32, 32])
+>>> P = load_photo_denoiser()     # colour, fully convolutional: (B, 3, H, W), H, W divisible by 4
+>>> P(torch.zeros(1, 3, 64, 64), 0.5).shape
+torch.Size([1, 3, 64, 64])
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import torch
 
 from ..models.denoiser import DenoisingUNet
 
-__all__ = ["WEIGHTS_PATH", "expected_sha256", "load_verified", "read_training_log", "load_digit_denoiser",
-           "load_kernel_denoiser", "training_log"]
+__all__ = ["WEIGHTS_PATH", "PHOTO_WEIGHTS_PATH", "expected_sha256", "load_verified", "read_training_log",
+           "load_digit_denoiser", "load_kernel_denoiser", "load_photo_denoiser", "training_log", "photo_training_log"]
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "digits32_denoiser.pt"
+PHOTO_WEIGHTS_PATH = WEIGHTS_PATH.with_name("photos_denoiser.pt")
 _RETRAIN = "regenerate it with `python -m course_lib.train_prior`"
+_RETRAIN_PHOTOS = "regenerate it with `python -m course_lib.train_prior --data photos`"
 
 
 def expected_sha256(path: str | Path = WEIGHTS_PATH, retrain: str = _RETRAIN) -> str:
@@ -83,6 +90,17 @@ def load_digit_denoiser(path: str | Path = WEIGHTS_PATH, sha256: str | None = No
 def training_log(path: str | Path = WEIGHTS_PATH.with_name("digits32_training.json")) -> dict:
     """The training curve and settings saved by ``train_prior``."""
     return read_training_log(path)
+
+
+def load_photo_denoiser(path: str | Path = PHOTO_WEIGHTS_PATH, sha256: str | None = None,
+                        device: torch.device | str | None = None) -> DenoisingUNet:
+    """The natural-image prior (``(B, 3, H, W)`` on ``[-1, 1]``), checked and loaded by :func:`load_verified`."""
+    return load_verified(path, DenoisingUNet, sha256, device, retrain=_RETRAIN_PHOTOS)
+
+
+def photo_training_log(path: str | Path = PHOTO_WEIGHTS_PATH.with_name("photos_training.json")) -> dict:
+    """The photo prior's training curve and settings saved by ``train_prior --data photos``."""
+    return read_training_log(path, retrain=_RETRAIN_PHOTOS)
 
 
 def load_kernel_denoiser(*args, **kwargs):
