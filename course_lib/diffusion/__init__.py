@@ -6,7 +6,10 @@ r"""Diffusion models as priors for inverse problems: chapter 3's library.
   state (``gaussian_log_likelihood``), the ground truth DPS is checked against;
 * :mod:`.sampler` -- diffusion posterior sampling with DDIM(eta) steps: ``dps_sample``, the same loop guided by a
   likelihood score (``score_sample``), ``ddim_step``, ``tweedie``, and ``measure``/``Observation``, which bind a
-  measurement to the operator that made it;
+  measurement to the operator that made it (``stack_observations`` batches many problems into one call);
+* :mod:`.guidance` -- the same loop with other guidance: ΠGDM (``pigdm_sample``) and DiffPIR (``diffpir_sample``);
+* :mod:`.calibration` -- samples against a posterior: ``posterior_errors`` (mean, spread, covariance) and
+  ``coverage`` of uncertainty maps;
 * :mod:`.digits` -- the 32x32 digit images the learned prior is trained on;
 * :mod:`.pretrained` -- safe loading of the committed denoiser weights (SHA-256, ``weights_only=True``);
 * :mod:`.baselines` -- classical reconstructions (interpolation, Tikhonov, TV) and PSNR/SSIM.
@@ -16,18 +19,22 @@ A *denoiser* is any callable ``D(x, sigma)`` returning ``E[x0 | x0 + sigma n = x
 """
 
 from .baselines import interpolate, metrics, tikhonov, tv_reconstruct
+from .calibration import coverage, coverage_of_samples, posterior_errors
 from .digits import digit_images, digits8, to_model, to_unit
 from .gaussian import (GaussianPriorDenoiser, fit_gaussian, gaussian_log_likelihood, gaussian_posterior, operator_matrix,
                        sample_gaussian)
 from .pretrained import WEIGHTS_PATH, expected_sha256, load_digit_denoiser, training_log
-from .sampler import Observation, ddim_step, dps_sample, measure, score_sample, tweedie
+from .guidance import diffpir_sample, pigdm_sample
+from .sampler import (Observation, ddim_noise_std, ddim_step, dps_sample, measure, score_guide, score_sample,
+                      stack_observations, tweedie)
 from .schedule import alphas_cumprod, linear_betas, sigmas, timesteps
 
 __all__ = [
     "linear_betas", "alphas_cumprod", "sigmas", "timesteps",
     "GaussianPriorDenoiser", "fit_gaussian", "gaussian_posterior", "gaussian_log_likelihood", "operator_matrix",
-    "sample_gaussian", "Observation", "measure", "tweedie", "ddim_step", "dps_sample", "score_sample",
+    "sample_gaussian", "Observation", "measure", "stack_observations", "tweedie", "ddim_step", "ddim_noise_std",
+    "dps_sample", "score_sample", "score_guide", "pigdm_sample", "diffpir_sample",
     "digit_images", "digits8", "to_model", "to_unit",
     "WEIGHTS_PATH", "expected_sha256", "load_digit_denoiser", "training_log",
-    "interpolate", "tikhonov", "tv_reconstruct", "metrics",
+    "interpolate", "tikhonov", "tv_reconstruct", "metrics", "posterior_errors", "coverage", "coverage_of_samples",
 ]

@@ -197,6 +197,7 @@ def gaussian_log_likelihood(prior: GaussianPriorDenoiser, operator, y: torch.Ten
     :math:`S_t = \sigma_y^2 I + A C_{\sigma_t} A^\top` (see the module docstring), the exact likelihood of the
     noisy state for this Gaussian ``prior``. ``exact=False``: DPS's approximation
     :math:`p(y \mid \hat x_0)`, i.e. :math:`S_t = \sigma_y^2 I`. For :func:`~course_lib.diffusion.score_sample`.
+    ``y`` is one measurement, or a batch ``(B, ...)`` of them, one per sample (many problems at once).
     """
     if not isinstance(prior, GaussianPriorDenoiser):
         raise TypeError(f"prior must be a GaussianPriorDenoiser, got {type(prior).__name__}")
@@ -206,9 +207,11 @@ def gaussian_log_likelihood(prior: GaussianPriorDenoiser, operator, y: torch.Ten
     a = a.to(torch.float64)
     if a.dim() != 2 or a.shape[1] != prior.mean.numel():
         raise ValueError(f"operator matrix must have shape (m, {prior.mean.numel()}), got {tuple(a.shape)}")
-    if not isinstance(y, torch.Tensor) or y.numel() != a.shape[0]:
-        raise ValueError(f"y must hold {a.shape[0]} values (one per row of A), got {getattr(y, 'shape', None)}")
-    y_flat = y.detach().to(torch.float64).flatten()
+    m = a.shape[0]
+    if not isinstance(y, torch.Tensor) or not (y.numel() == m or (y.dim() > 1 and y[0].numel() == m)):
+        raise ValueError(f"y must hold {m} values (one per row of A), or a batch (B, ...) of such, "
+                         f"got {getattr(y, 'shape', None)}")
+    y_flat = y.detach().to(torch.float64).reshape(-1, m)  # (1|B, m): one measurement, or one per sample
     eye = torch.eye(a.shape[0], dtype=torch.float64)
     cache: dict = {}
 

@@ -5,6 +5,7 @@
 * :func:`masked_y` -- an inpainting measurement with its missing pixels as NaN, for :func:`show_digits`;
 * :func:`annotated_map` -- a ``steps x zeta`` table of numbers as a heat map with its values written in;
 * :func:`reverse_player` -- ``x_t`` and Tweedie's ``x0_hat`` along a reverse process, as a frame player.
+* :func:`method_curves` -- several methods' errors against the number of steps (or the noise), one panel each.
 
 Example
 -------
@@ -23,7 +24,7 @@ import torch
 from ..operators import Inpainting
 from .digits import to_unit
 
-__all__ = ["show_digits", "masked_y", "annotated_map", "reverse_player"]
+__all__ = ["show_digits", "masked_y", "annotated_map", "reverse_player", "method_curves"]
 
 
 def _grey() -> "plt.Colormap":
@@ -107,3 +108,23 @@ def reverse_player(frames: Sequence[tuple[int, torch.Tensor, torch.Tensor]], tru
             ax.set_title(title, fontsize=9)
 
     return frame_player(fig, update, len(frames), alt=alt, interval_ms=200)
+
+
+def method_curves(axes, results: dict, xs: Sequence, keys: Sequence[str], labels: Sequence[str],
+                  references: Sequence[float | None] = (), xlabel: str = "number of steps",
+                  logx: bool = True) -> None:
+    """One panel per quantity: ``results[method][x][key]`` against ``x`` for every method.
+
+    ``references`` (one per key, ``None`` for none) draws a dashed grey line, e.g. the error of
+    exact samples or the ideal ratio 1. Diverged runs (``nan``) leave a gap in their curve.
+    """
+    markers = "osD^vPX*"
+    for ax, key, label, ref in zip(axes, keys, labels, list(references) + [None] * len(keys)):
+        for k, (name, by_x) in enumerate(results.items()):
+            ax.plot(xs, [by_x[x][key] for x in xs], marker=markers[k % len(markers)], ms=4, label=name)
+        if ref is not None:
+            ax.axhline(ref, color="gray", ls="--", lw=0.9)
+        if logx:
+            ax.set_xscale("log")
+        ax.set(xlabel=xlabel, title=label)
+        ax.grid(alpha=0.3, which="both")

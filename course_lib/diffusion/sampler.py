@@ -54,7 +54,8 @@ import torch
 from ..operators import Inpainting, add_gaussian_noise
 from .schedule import alphas_cumprod, linear_betas, timesteps
 
-__all__ = ["Observation", "measure", "tweedie", "ddim_step", "dps_sample", "score_sample"]
+__all__ = ["Observation", "measure", "stack_observations", "tweedie", "ddim_step", "ddim_noise_std", "dps_sample", "score_sample",
+           "score_guide"]
 
 
 class Observation(NamedTuple):
@@ -86,6 +87,38 @@ def measure(operator: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, 
     return Observation(y, operator, float(sigma_y))
 
 
+def stack_observations(observations, repeats: int = 1) -> Observation:
+    """One batched :class:`Observation` from several, each repeated ``repeats`` times (samples per problem).
+
+    Sampling many problems in one call runs the denoiser on one large batch, which is several times
+    faster per sample on a CPU than one call per problem. The result's ``y`` has a batch of
+    ``len(observations) * repeats`` (problem ``i`` in rows ``i*repeats ... (i+1)*repeats - 1``); pass
+    that batch as ``x_shape[0]``. The operators must be one and the same object, or all
+    :class:`~course_lib.operators.Inpainting` (their masks are stacked); the noise levels must agree.
+    """
+    obs = list(observations)
+    if not obs or not all(isinstance(o, Observation) for o in obs):
+        raise TypeError("observations must be a non-empty sequence of Observations")
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    if any(o.sigma_y != obs[0].sigma_y for o in obs):
+        raise ValueError("the observations have different sigma_y; stack only problems with one noise level")
+    if any(o.y.shape[0] != 1 for o in obs):
+        raise ValueError("each observation must hold one measurement (a batch of 1)")
+    if any(o.y.shape != obs[0].y.shape for o in obs):
+        raise ValueError("the measurements have different shapes; stack only problems of one size")
+    y = torch.cat([o.y for o in obs]).repeat_interleave(repeats, dim=0)
+    if all(o.operator is obs[0].operator for o in obs):
+        operator = obs[0].operator
+    elif all(isinstance(o.operator, Inpainting) for o in obs):
+        masks = [torch.broadcast_to(o.operator.mask, o.y.shape) for o in obs]
+        operator = Inpainting(torch.cat(masks).repeat_interleave(repeats, dim=0))
+    else:
+        raise ValueError("the observations' operators differ and are not all Inpainting masks: "
+                         "stack problems that share one operator")
+    return Observation(y, operator, obs[0].sigma_y)
+
+
 def _check_abar(name: str, a: float) -> float:
     a = float(a)
     if not 0 < a <= 1:
@@ -101,6 +134,28 @@ def tweedie(denoiser: Callable, x_t: torch.Tensor, abar_t: float) -> torch.Tenso
     return denoiser(x_t / math.sqrt(a), math.sqrt((1 - a) / a))
 
 
+def ddim_noise_std(abar_t: float, abar_next: float, eta: float) -> float:
+    r"""DDIM's fresh-noise level :math:`\tilde\sigma = \eta\sqrt{(1-\bar\alpha_{t'})/(1-\bar\alpha_t)}\sqrt{1-\bar\alpha_t/\bar\alpha_{t'}}`."""
+    a, a2 = _check_abar("abar_t", abar_t), _check_abar("abar_next", abar_next)
+    if a == 1.0:
+        return 0.0
+    return eta * math.sqrt((1 - a2) / (1 - a)) * math.sqrt(max(1 - a / a2, 0.0))
+
+
+def _ddim_update(x_t: torch.Tensor, x0_hat: torch.Tensor, a: float, a2: float, sig: float,
+                 noise: torch.Tensor | None) -> torch.Tensor:
+    """``sqrt(a2) x0_hat + sqrt(1 - a2 - sig^2) eps_hat + sig noise``, the update every sampler here shares."""
+    if a == 1.0:
+        return x0_hat
+    eps = (x_t - math.sqrt(a) * x0_hat) / math.sqrt(1 - a)  # the noise the denoiser implies
+    out = math.sqrt(a2) * x0_hat + math.sqrt(max(1 - a2 - sig**2, 0.0)) * eps
+    if sig > 0:
+        if noise is None:
+            raise ValueError("noise must be given when the step injects fresh noise (eta > 0)")
+        out = out + sig * noise
+    return out
+
+
 def ddim_step(x_t: torch.Tensor, x0_hat: torch.Tensor, abar_t: float, abar_next: float, eta: float,
               noise: torch.Tensor | None = None) -> torch.Tensor:
     """One DDIM(eta) step from ``x_t`` to the next, less noisy level ``abar_next >= abar_t`` (see the module docstring).
@@ -112,16 +167,7 @@ def ddim_step(x_t: torch.Tensor, x0_hat: torch.Tensor, abar_t: float, abar_next:
         raise ValueError(f"abar_next ({a2}) must be >= abar_t ({a}): the reverse process removes noise")
     if not 0 <= eta <= 1:
         raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
-    if a == 1.0:
-        return x0_hat
-    eps = (x_t - math.sqrt(a) * x0_hat) / math.sqrt(1 - a)  # the noise the denoiser implies
-    sig = eta * math.sqrt((1 - a2) / (1 - a)) * math.sqrt(1 - a / a2)
-    out = math.sqrt(a2) * x0_hat + math.sqrt(max(1 - a2 - sig**2, 0.0)) * eps
-    if sig > 0:
-        if noise is None:
-            raise ValueError("noise must be given when eta > 0")
-        out = out + sig * noise
-    return out
+    return _ddim_update(x_t, x0_hat, a, a2, ddim_noise_std(a, a2, eta), noise)
 
 
 def _unpack(operator, y, zeta: float) -> tuple[Callable | None, torch.Tensor | None]:
@@ -162,9 +208,15 @@ def _check_loop_args(denoiser, steps, eta, x_shape) -> tuple[int, ...] | None:
     return x_shape
 
 
-def _reverse(guide: Callable, x_shape: tuple[int, ...], steps: int, eta: float, generator, dtype, device,
-             clip: bool, progress: bool, callback: Callable | None, desc: str) -> torch.Tensor:
-    """The DDIM(eta) reverse loop; ``guide(x_t, abar_t) -> (x0_hat, shift)`` (``x_{t'} -= shift`` after the step)."""
+def _reverse(guide: Callable, x_shape: tuple[int, ...], steps: int, noise_std: Callable[[float, float], float],
+             generator, dtype, device, clip: bool, progress: bool, callback: Callable | None,
+             desc: str) -> torch.Tensor:
+    r"""The reverse loop every sampler here shares.
+
+    ``guide(x_t, abar_t) -> (x0_hat, shift)``: the (possibly corrected) denoised estimate and an
+    optional shift, subtracted after the step; ``noise_std(abar_t, abar_next)`` is the fresh noise
+    :math:`\tilde\sigma` of the step (:func:`ddim_noise_std` for DDIM(eta)).
+    """
     from tqdm.auto import tqdm
 
     abar = alphas_cumprod(linear_betas()).tolist()
@@ -182,10 +234,61 @@ def _reverse(guide: Callable, x_shape: tuple[int, ...], steps: int, eta: float, 
             callback(i, t, x, x0_hat)
         with torch.no_grad():
             x0_upd = x0_hat.clamp(-1.0, 1.0) if clip else x0_hat
-            x = ddim_step(x, x0_upd, a, a_next, eta, randn() if eta > 0 else None)
+            sig = noise_std(a, a_next) if a < 1.0 else 0.0
+            x = _ddim_update(x, x0_upd, a, a_next, sig, randn() if sig > 0 else None)
             if shift is not None:
                 x = x - shift
     return x.detach()
+
+
+def _setup(operator, y, x_shape, zeta: float, generator, dtype) -> tuple:
+    r"""Check the measurement against the operator and the sample shape; return
+    ``(operator, y, x_shape, device, dtype)`` (``operator`` and ``y`` are ``None`` for the prior)."""
+    operator, y = _unpack(operator, y, zeta)
+    if y is None:
+        if x_shape is None:
+            raise ValueError("x_shape must be given when y is None")
+        return None, None, x_shape, (generator.device if generator is not None else torch.device("cpu")), \
+            (dtype or torch.float32)
+    if x_shape is None:
+        if not hasattr(operator, "adjoint"):
+            raise ValueError("x_shape must be given when operator has no adjoint to infer it from")
+        x_shape = tuple(operator.adjoint(y).shape)
+    try:
+        with torch.no_grad():
+            ay = operator(torch.zeros((1, *x_shape[1:]), dtype=y.dtype, device=y.device))
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"the operator cannot be applied to images of x_shape {x_shape}: {err}") from err
+    if ay.shape[1:] != y.shape[1:] or y.shape[0] not in (1, x_shape[0]):
+        raise ValueError(f"y has shape {tuple(y.shape)} but the operator maps x_shape {x_shape} to "
+                         f"{(x_shape[0], *ay.shape[1:])}: wrong operator, x_shape or y")
+    return operator, y, x_shape, y.device, y.dtype
+
+
+def _check_zeta(zeta) -> float:
+    if not isinstance(zeta, (int, float)) or isinstance(zeta, bool) or not math.isfinite(zeta) or zeta < 0:
+        raise ValueError(f"zeta must be a finite number >= 0, got {zeta!r}")
+    return float(zeta)
+
+
+def score_guide(denoiser: Callable, log_likelihood: Callable) -> Callable:
+    r"""``guide(x_t, abar_t)`` for :func:`_reverse`: Tweedie's formula for :math:`p(x_t \mid y)`.
+
+    With :math:`g = \nabla_{x_t}` ``log_likelihood(x0_hat(x_t), abar_t)`` (autograd through the
+    denoiser), the denoised estimate becomes :math:`\hat x_0 + \tfrac{1-\bar\alpha_t}{\sqrt{\bar\alpha_t}}\,g`,
+    which is :math:`\mathbb E[x_0 \mid x_t, y]` when the likelihood model is exact.
+    """
+    def guide(x: torch.Tensor, a: float):
+        with torch.enable_grad():
+            xt = x.detach().requires_grad_(True)
+            x0_hat = tweedie(denoiser, xt, a)
+            ll = log_likelihood(x0_hat, a)
+            if ll.shape != (x.shape[0],):
+                raise ValueError(f"log_likelihood must return shape ({x.shape[0]},), got {tuple(ll.shape)}")
+            (g,) = torch.autograd.grad(ll.sum(), xt)
+        return (x0_hat + (1 - a) / math.sqrt(a) * g).detach(), None
+
+    return guide
 
 
 def dps_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, zeta: float = 1.0, eta: float = 1.0,
@@ -214,29 +317,9 @@ def dps_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, zeta
     dtype : of the samples when ``y`` is ``None`` (default float32; they live on the generator's device).
         With ``y``, the samples take ``y``'s dtype and device.
     """
-    operator, y = _unpack(operator, y, zeta)
     x_shape = _check_loop_args(denoiser, steps, eta, x_shape)
-    if not isinstance(zeta, (int, float)) or not math.isfinite(zeta) or zeta < 0:
-        raise ValueError(f"zeta must be a finite number >= 0, got {zeta!r}")
-    if y is None:
-        if x_shape is None:
-            raise ValueError("x_shape must be given when y is None")
-        dev = generator.device if generator is not None else torch.device("cpu")
-        dtype = dtype or torch.float32
-    else:
-        if x_shape is None:
-            if not hasattr(operator, "adjoint"):
-                raise ValueError("x_shape must be given when operator has no adjoint to infer it from")
-            x_shape = tuple(operator.adjoint(y).shape)
-        try:
-            with torch.no_grad():
-                ay = operator(torch.zeros((1, *x_shape[1:]), dtype=y.dtype, device=y.device))
-        except (ValueError, RuntimeError) as err:
-            raise ValueError(f"the operator cannot be applied to images of x_shape {x_shape}: {err}") from err
-        if ay.shape[1:] != y.shape[1:] or y.shape[0] not in (1, x_shape[0]):
-            raise ValueError(f"y has shape {tuple(y.shape)} but the operator maps x_shape {x_shape} to "
-                             f"{(x_shape[0], *ay.shape[1:])}: wrong operator, x_shape or y")
-        dev, dtype = y.device, y.dtype
+    zeta = _check_zeta(zeta)
+    operator, y, x_shape, dev, dtype = _setup(operator, y, x_shape, zeta, generator, dtype)
 
     def guide(x: torch.Tensor, a: float):
         if zeta == 0:
@@ -251,7 +334,8 @@ def dps_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, zeta
             (grad,) = torch.autograd.grad(norm.sum(), xt)
         return x0_hat.detach(), zeta * grad
 
-    return _reverse(guide, x_shape, steps, eta, generator, dtype, dev, clip, progress, callback, "DPS")
+    return _reverse(guide, x_shape, steps, lambda a, a2: ddim_noise_std(a, a2, eta), generator, dtype, dev,
+                    clip, progress, callback, "DPS")
 
 
 def score_sample(denoiser: Callable, log_likelihood: Callable, x_shape: tuple[int, ...], steps: int = 200,
@@ -273,14 +357,5 @@ def score_sample(denoiser: Callable, log_likelihood: Callable, x_shape: tuple[in
         raise TypeError(f"log_likelihood must be callable (x0_hat, abar_t) -> (B,), got {type(log_likelihood).__name__}")
     dev = generator.device if generator is not None else torch.device("cpu")
 
-    def guide(x: torch.Tensor, a: float):
-        with torch.enable_grad():
-            xt = x.detach().requires_grad_(True)
-            x0_hat = tweedie(denoiser, xt, a)
-            ll = log_likelihood(x0_hat, a)
-            if ll.shape != (x.shape[0],):
-                raise ValueError(f"log_likelihood must return shape ({x.shape[0]},), got {tuple(ll.shape)}")
-            (g,) = torch.autograd.grad(ll.sum(), xt)
-        return (x0_hat + (1 - a) / math.sqrt(a) * g).detach(), None
-
-    return _reverse(guide, x_shape, steps, eta, generator, dtype, dev, False, progress, None, "score-guided DDIM")
+    return _reverse(score_guide(denoiser, log_likelihood), x_shape, steps, lambda a, a2: ddim_noise_std(a, a2, eta),
+                    generator, dtype, dev, False, progress, None, "score-guided DDIM")
