@@ -356,3 +356,20 @@ def test_train_prior_roundtrip(tmp_path):
     x = torch.randn(2, 1, 32, 32)
     torch.testing.assert_close(loaded(x, 0.3), net.eval()(x, 0.3))
     assert training_log(tmp_path / "digits32_training.json")["step"] == [1, 2]
+
+
+def test_interpolate_equals_scipy_griddata_on_the_lattice():
+    from scipy.interpolate import griddata
+
+    from course_lib.diffusion import interpolate
+
+    g = torch.Generator().manual_seed(4)
+    for frac in (0.1, 0.3):
+        mask = (torch.rand(1, 1, 24, 24, generator=g) < frac).double()
+        y = torch.rand(1, 1, 24, 24, generator=g, dtype=torch.float64) * mask
+        pts = np.argwhere(mask[0, 0].numpy() != 0)
+        grid = np.stack(np.meshgrid(np.arange(24), np.arange(24), indexing="ij"), -1).reshape(-1, 2)
+        lin = griddata(pts, y[0, 0].numpy()[mask[0, 0].numpy() != 0], grid, method="linear")
+        near = griddata(pts, y[0, 0].numpy()[mask[0, 0].numpy() != 0], grid, method="nearest")
+        want = np.where(np.isnan(lin), near, lin).reshape(24, 24)
+        np.testing.assert_allclose(interpolate(y, mask)[0, 0].numpy(), want, atol=1e-12)
