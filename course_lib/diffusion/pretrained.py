@@ -15,7 +15,7 @@ Example
 >>> x = torch.zeros(2, 1, 32, 32) # (B, 1, 32, 32) on [-1, 1], the network's device
 >>> D(x, 0.5).shape
 torch.Size([2, 1, 32, 32])
->>> P = load_photo_denoiser()     # colour, fully convolutional: (B, 3, H, W), H, W divisible by 4
+>>> P = load_photo_denoiser()     # colour: (B, 3, H, W), H and W divisible by 4
 >>> P(torch.zeros(1, 3, 64, 64), 0.5).shape
 torch.Size([1, 3, 64, 64])
 """
