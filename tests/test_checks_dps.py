@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_lib.checks import dps as checks
-from course_lib.diffusion import (GaussianPriorDenoiser, ddim_step, digits8, dps_sample, fit_gaussian,
+from course_lib.diffusion import (GaussianPriorDenoiser, ddim_step, diffpir_sample, digits8, dps_sample, fit_gaussian,
                                   gaussian_posterior, measure)
 from course_lib.operators import Inpainting
 
@@ -147,3 +147,23 @@ def test_zeta_retuning_check(bench, capsys):
                   (2 * best[50], best[200]), ("1.0", best[200])):
         with pytest.raises(AssertionError):
             checks.check_zeta_retuning(*wrong, obs, mean, cov, post_mean)
+
+
+def test_diffpir_reference_follows_the_library_draw_for_draw(bench):
+    mean, cov, obs, _ = bench
+    ref = checks._diffpir_matrix(obs, mean, cov, steps=40, lam=1.0, zeta=0.3, n=30, seed=0)
+    lib = diffpir_sample(GaussianPriorDenoiser(mean, cov), None, obs, 40, lam=1.0, zeta=0.3, x_shape=(30, 1, 8, 8),
+                         generator=torch.Generator().manual_seed(0), progress=False)
+    torch.testing.assert_close(ref, lib.flatten(1))
+
+
+def test_diffpir_tradeoff_check(bench, capsys):
+    mean, cov, obs, post_mean = bench
+    post_cov = gaussian_posterior(mean, cov, obs.operator, obs.y, obs.sigma_y)[1]
+    args = (obs, mean, cov, post_mean, post_cov)
+    checks.check_diffpir_tradeoff(1.0, 0.3, *args)
+    assert capsys.readouterr().out.startswith("✓")
+    _not_attempted(capsys, checks.check_diffpir_tradeoff, None, None, *args)
+    for wrong in ((0.3, 1.0), (0.6, 0.3), (1.0, 0.6), (1.0, 0.0), ("1", 0.3), (True, 0.3)):
+        with pytest.raises(AssertionError):
+            checks.check_diffpir_tradeoff(*wrong, *args)

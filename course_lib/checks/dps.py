@@ -9,7 +9,9 @@ Each reference answer is computed here by another route than the chapter's libra
 * the variance a sampler keeps: the exact covariance of the linear DDIM recursion in the prior's
   eigenbasis, no sampling;
 * the best :math:`\zeta`: DPS in matrix form with the hand-derived gradient
-  :math:`-J A^\top r/\|r\|`, on the same random draws as the learner's run.
+  :math:`-J A^\top r/\|r\|`, on the same random draws as the learner's run;
+* DiffPIR's :math:`\zeta`: DiffPIR in matrix form, the data step solved with a dense matrix inverse
+  instead of conjugate gradients, on the same random draws as ``diffpir_sample``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import torch
 from . import answer, attempt, passed, self_check
 
 __all__ = ["check_ddim_step", "check_gaussian_denoiser", "check_variance_kept", "check_zeta_retuning",
-           "ZETA_GRID"]
+           "check_diffpir_tradeoff", "ZETA_GRID", "ZETA_PIR_GRID"]
 
 ZETA_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+ZETA_PIR_GRID = (0.0, 0.3, 0.6, 1.0)
 
 
 def _abar() -> list[float]:
@@ -184,3 +187,57 @@ def check_zeta_retuning(my_zeta_50, my_zeta_200, obs, mean: torch.Tensor, cov: t
                                  f"Relative errors of the sample mean per zeta (seed 0, 400 samples): {table}")
     passed(f"the best zeta falls from {got[50]:g} at 50 steps to {got[200]:g} at 200 steps: "
            "with 4x more guided steps each step must pull less")
+
+
+def _diffpir_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, lam: float, zeta: float, n: int,
+                    seed: int) -> torch.Tensor:
+    """DiffPIR for the Gaussian prior with explicit matrices; the same random draws as ``diffpir_sample``."""
+    d = mean.numel()
+    mu, sig = mean.to(torch.float64).flatten(), cov.to(torch.float64)
+    basis = torch.eye(d, dtype=torch.float64).reshape(d, *mean.shape)
+    with torch.no_grad():
+        a_mat = obs.operator(basis).reshape(d, -1).T  # (m, d)
+    y = obs.y.to(torch.float64).flatten()
+    gen = torch.Generator().manual_seed(seed)
+    shape = (n, *mean.shape)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
+    abar, ts = _abar(), _ts(steps)
+    eye = torch.eye(d, dtype=torch.float64)
+    for i, t in enumerate(ts):
+        a = abar[t]
+        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        w = torch.linalg.solve(sig + (1 - a) / a * eye, sig)
+        x0 = mu + (x / math.sqrt(a) - mu) @ w  # Tweedie, (n, d)
+        rho = lam * obs.sigma_y**2 * a / (1 - a)
+        x0 = (a_mat.T @ y + rho * x0) @ torch.linalg.inv(a_mat.T @ a_mat + rho * eye)  # symmetric inverse
+        eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        noise = math.sqrt(zeta * (1 - a2))
+        x = math.sqrt(a2) * x0 + math.sqrt(max(1 - a2 - noise**2, 0.0)) * eps
+        if noise > 0:
+            x = x + noise * torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
+    return x
+
+
+@self_check(hint="for each zeta of ZETA_PIR_GRID, draw 400 samples with diffpir_sample(D8, None, obs8, 200, "
+                 "lam=1.0, zeta=..., generator=torch.Generator().manual_seed(0)); compute the relative error "
+                 "of their mean and the std ratio as posterior_errors does")
+def check_diffpir_tradeoff(my_zeta_mean, my_zeta_spread, obs, mean: torch.Tensor, cov: torch.Tensor,
+                           post_mean: torch.Tensor, post_cov: torch.Tensor) -> None:
+    """Exercise 5: DiffPIR's zeta with the best mean, and the one with the spread closest to the posterior's."""
+    got_mean, got_spread = answer(my_zeta_mean), answer(my_zeta_spread)
+    scale = float((mean - post_mean).norm())
+    post_sd = post_cov.to(torch.float64).diagonal().sqrt().norm()
+    errs, ratios = [], []
+    for z in ZETA_PIR_GRID:
+        xs = _diffpir_matrix(obs, mean, cov, 200, 1.0, z, 400, 0)
+        errs.append(float((xs.mean(0) - post_mean.to(torch.float64).flatten()).norm()) / scale)
+        ratios.append(float(xs.std(0).norm() / post_sd))
+    want_mean = ZETA_PIR_GRID[min(range(len(errs)), key=errs.__getitem__)]
+    want_spread = ZETA_PIR_GRID[min(range(len(ratios)), key=lambda k: abs(ratios[k] - 1))]
+    table = ", ".join(f"zeta {z:g}: error {e:.3f}, std ratio {r:.2f}" for z, e, r in zip(ZETA_PIR_GRID, errs, ratios))
+    for name, got, want in (("my_zeta_mean", got_mean, want_mean), ("my_zeta_spread", got_spread, want_spread)):
+        if not isinstance(got, (int, float)) or isinstance(got, bool) or abs(float(got) - want) > 1e-9:
+            raise AssertionError(f"{name}: expected the grid value {want:g}, got {got!r}. "
+                                 f"With 200 steps, lam = 1, 400 samples (seed 0): {table}")
+    passed(f"the mean is best at zeta = {want_mean:g} and the spread at zeta = {want_spread:g}: fresh noise "
+           "trades one against the other, and no zeta gets both")
