@@ -103,3 +103,12 @@ def test_large_seed_is_accepted(restore_cudnn):
 
 def test_public_names():
     assert set(config.__all__) >= {"pick", "device", "seed_everything", "describe", "fast"}
+
+
+def test_threads_is_one_in_fast_mode_and_the_default_otherwise(monkeypatch):
+    from course_lib import config
+
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert config.threads() == 1
+    monkeypatch.setenv("COURSE_FAST", "0")
+    assert config.threads() == config._DEFAULT_THREADS >= 1
