@@ -141,8 +141,8 @@ def check_variance_kept(my_variance_kept, cov: torch.Tensor, steps: int = 20) ->
            f"{want[1.0]:.0%} of the prior's variance (exact values of the DDIM recursion)")
 
 
-def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: float, n: int, seed: int) -> torch.Tensor:
-    """DPS (eta = 1) for the Gaussian prior with explicit matrices; the same random draws as ``dps_sample``."""
+def _matrix_problem(obs, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: int) -> tuple:
+    """``(mu, Sigma, A, y, generator, shape, x_T)`` in float64 for the matrix-form samplers below."""
     d = mean.numel()
     mu, sig = mean.to(torch.float64).flatten(), cov.to(torch.float64)
     basis = torch.eye(d, dtype=torch.float64).reshape(d, *mean.shape)
@@ -152,6 +152,13 @@ def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: fl
     gen = torch.Generator().manual_seed(seed)
     shape = (n, *mean.shape)
     x = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)  # (n, d)
+    return mu, sig, a_mat, y, gen, shape, x
+
+
+def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: float, n: int, seed: int) -> torch.Tensor:
+    """DPS (eta = 1) for the Gaussian prior with explicit matrices; the same random draws as ``dps_sample``."""
+    mu, sig, a_mat, y, gen, shape, x = _matrix_problem(obs, mean, cov, n, seed)
+    d = mean.numel()
     abar, ts = _abar(), _ts(steps)
     eye = torch.eye(d, dtype=torch.float64)
     for i, t in enumerate(ts):
@@ -192,15 +199,8 @@ def check_zeta_retuning(my_zeta_50, my_zeta_200, obs, mean: torch.Tensor, cov: t
 def _diffpir_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, lam: float, zeta: float, n: int,
                     seed: int) -> torch.Tensor:
     """DiffPIR for the Gaussian prior with explicit matrices; the same random draws as ``diffpir_sample``."""
+    mu, sig, a_mat, y, gen, shape, x = _matrix_problem(obs, mean, cov, n, seed)
     d = mean.numel()
-    mu, sig = mean.to(torch.float64).flatten(), cov.to(torch.float64)
-    basis = torch.eye(d, dtype=torch.float64).reshape(d, *mean.shape)
-    with torch.no_grad():
-        a_mat = obs.operator(basis).reshape(d, -1).T  # (m, d)
-    y = obs.y.to(torch.float64).flatten()
-    gen = torch.Generator().manual_seed(seed)
-    shape = (n, *mean.shape)
-    x = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
     abar, ts = _abar(), _ts(steps)
     eye = torch.eye(d, dtype=torch.float64)
     for i, t in enumerate(ts):
