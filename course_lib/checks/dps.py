@@ -42,6 +42,13 @@ def _ts(steps: int) -> list[int]:
     return list(range(0, 1000, 1000 // steps))[::-1]
 
 
+def _levels(steps: int):
+    """``(abar_t, abar_next)`` along the reverse process; the last step lands on ``abar = 1``."""
+    abar, ts = _abar(), _ts(steps)
+    for i, t in enumerate(ts):
+        yield abar[t], (abar[ts[i + 1]] if i + 1 < len(ts) else 1.0)
+
+
 def _seed_step(x_t, x0, a, a2, eta, z):
     """The original example's update: x' = a_t x_t + b_t x0 + sigma_t z."""
     if a2 == 1.0:
@@ -109,11 +116,8 @@ def _variance_kept_exact(cov: torch.Tensor, eta: float, steps: int) -> float:
     w = lam/(lam + sigma_t^2), so a step maps a variance v to (c_x + c_0 w/sqrt(abar))^2 v + sigma_tilde^2.
     """
     lam = torch.linalg.eigvalsh(cov.to(torch.float64)).clamp_min(0.0)
-    abar, ts = _abar(), _ts(steps)
     v = torch.ones_like(lam)
-    for i, t in enumerate(ts):
-        a = abar[t]
-        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+    for a, a2 in _levels(steps):
         w = lam / (lam + (1 - a) / a)
         if a2 == 1.0:
             v = (w / math.sqrt(a)) ** 2 * v
@@ -155,17 +159,17 @@ def _matrix_problem(obs, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: in
     return mu, sig, a_mat, y, gen, shape, x
 
 
+def _tweedie_matrix(x: torch.Tensor, mu: torch.Tensor, sig: torch.Tensor, a: float) -> tuple:
+    """``(x0_hat, W^T)``: Tweedie's estimate for N(mu, Sigma), with ``W^T = (Sigma + s^2 I)^{-1} Sigma``."""
+    w = torch.linalg.solve(sig + (1 - a) / a * torch.eye(len(mu), dtype=torch.float64), sig)
+    return mu + (x / math.sqrt(a) - mu) @ w, w  # (n, d), (d, d)
+
+
 def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: float, n: int, seed: int) -> torch.Tensor:
     """DPS (eta = 1) for the Gaussian prior with explicit matrices; the same random draws as ``dps_sample``."""
     mu, sig, a_mat, y, gen, shape, x = _matrix_problem(obs, mean, cov, n, seed)
-    d = mean.numel()
-    abar, ts = _abar(), _ts(steps)
-    eye = torch.eye(d, dtype=torch.float64)
-    for i, t in enumerate(ts):
-        a = abar[t]
-        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
-        w = torch.linalg.solve(sig + (1 - a) / a * eye, sig)  # (Sigma + s^2 I)^{-1} Sigma = W^T
-        x0 = mu + (x / math.sqrt(a) - mu) @ w  # (n, d)
+    for a, a2 in _levels(steps):
+        x0, w = _tweedie_matrix(x, mu, sig, a)
         r = y - x0 @ a_mat.T  # (n, m)
         grad = -(r @ a_mat) @ w.T / math.sqrt(a) / r.norm(dim=1, keepdim=True).clamp_min(1e-10)  # d||r||/dx_t
         z = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
@@ -200,14 +204,9 @@ def _diffpir_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, lam:
                     seed: int) -> torch.Tensor:
     """DiffPIR for the Gaussian prior with explicit matrices; the same random draws as ``diffpir_sample``."""
     mu, sig, a_mat, y, gen, shape, x = _matrix_problem(obs, mean, cov, n, seed)
-    d = mean.numel()
-    abar, ts = _abar(), _ts(steps)
-    eye = torch.eye(d, dtype=torch.float64)
-    for i, t in enumerate(ts):
-        a = abar[t]
-        a2 = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
-        w = torch.linalg.solve(sig + (1 - a) / a * eye, sig)
-        x0 = mu + (x / math.sqrt(a) - mu) @ w  # Tweedie, (n, d)
+    eye = torch.eye(len(mu), dtype=torch.float64)
+    for a, a2 in _levels(steps):
+        x0, _ = _tweedie_matrix(x, mu, sig, a)
         rho = lam * obs.sigma_y**2 * a / (1 - a)
         x0 = (a_mat.T @ y + rho * x0) @ torch.linalg.inv(a_mat.T @ a_mat + rho * eye)  # symmetric inverse
         eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
