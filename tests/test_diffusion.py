@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -287,13 +286,8 @@ def test_weights_checksum_and_safe_loading():
     assert len(log["train_loss"]) == len(log["step"]) > 0 and log["sha256"] == digest
 
 
-def test_corrupted_or_missing_weights_give_clear_errors(tmp_path):
-    bad = tmp_path / WEIGHTS_PATH.name
-    shutil.copy(WEIGHTS_PATH, bad)
-    shutil.copy(WEIGHTS_PATH.with_suffix(".sha256"), bad.with_suffix(".sha256"))
-    raw = bytearray(bad.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    bad.write_bytes(bytes(raw))
+def test_corrupted_or_missing_weights_give_clear_errors(weights_copy):
+    bad = weights_copy(WEIGHTS_PATH, corrupt=True)
     with pytest.raises(ValueError, match=f"{bad.name}.*corrupted.*expected {expected_sha256()}"):
         load_digit_denoiser(bad)
     bad.unlink()

@@ -1,7 +1,6 @@
 """The natural-image prior: its photographs, their split, its crops, its weights and its loader."""
 
 import pickle
-import shutil
 
 import pytest
 import torch
@@ -97,13 +96,8 @@ def test_committed_photo_prior_loads_and_matches_its_log():
     assert all(v < float(s) ** 2 for s, v in mse.items())
 
 
-def test_corrupted_photo_weights_raise_naming_the_file(tmp_path):
-    bad = tmp_path / PHOTO_WEIGHTS_PATH.name
-    shutil.copy(PHOTO_WEIGHTS_PATH, bad)
-    shutil.copy(PHOTO_WEIGHTS_PATH.with_suffix(".sha256"), bad.with_suffix(".sha256"))
-    raw = bytearray(bad.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    bad.write_bytes(bytes(raw))
+def test_corrupted_photo_weights_raise_naming_the_file(weights_copy):
+    bad = weights_copy(PHOTO_WEIGHTS_PATH, corrupt=True)
     with pytest.raises(ValueError, match=f"{bad.name}.*corrupted"):
         load_photo_denoiser(bad)
 
