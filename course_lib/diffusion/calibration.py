@@ -36,6 +36,11 @@ import torch
 __all__ = ["posterior_errors", "coverage", "coverage_of_samples"]
 
 
+def _diverged(samples: torch.Tensor, max_abs: float) -> bool:
+    """A sampler diverged: a sample is not finite or lies beyond ``max_abs`` (images live on ``[-1, 1]``)."""
+    return not bool(torch.isfinite(samples).all()) or float(samples.abs().max()) > max_abs
+
+
 def posterior_errors(samples: torch.Tensor, post_mean: torch.Tensor, post_cov: torch.Tensor,
                      prior_mean: torch.Tensor, max_abs: float = 1e3) -> dict[str, float]:
     """Mean error, std ratio and covariance error (see the module docstring) of ``samples`` ``(n, C, H, W)``.
@@ -50,7 +55,7 @@ def posterior_errors(samples: torch.Tensor, post_mean: torch.Tensor, post_cov: t
     if post_mean.numel() != d or prior_mean.numel() != d or post_cov.shape != (d, d):
         raise ValueError(f"post_mean and prior_mean must hold {d} values and post_cov be ({d}, {d})")
     x = samples.detach().to(torch.float64).flatten(1)
-    if not bool(torch.isfinite(x).all()) or float(x.abs().max()) > max_abs:
+    if _diverged(x, max_abs):
         nan = float("nan")
         return {"mean_error": nan, "std_ratio": nan, "cov_error": nan}
     m, mu = post_mean.to(x).flatten(), prior_mean.to(x).flatten()
@@ -79,6 +84,6 @@ def coverage_of_samples(samples: torch.Tensor, truth: torch.Tensor, k: float = 2
         raise ValueError(f"samples must be (P, n, C, H, W) with n >= 2, got {getattr(samples, 'shape', None)}")
     if truth.shape != samples.shape[:1] + samples.shape[2:]:
         raise ValueError(f"truth must have shape {tuple(samples.shape[:1] + samples.shape[2:])}, got {tuple(truth.shape)}")
-    if not bool(torch.isfinite(samples).all()) or float(samples.abs().max()) > max_abs:
+    if _diverged(samples, max_abs):
         return float("nan")
     return coverage(samples.mean(1), samples.std(1), truth, k)
