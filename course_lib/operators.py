@@ -42,7 +42,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .convolution import (METHODS, PADDINGS, check_image, check_kernel, convolve2d, convolve2d_adjoint,
+from .convolution import (METHODS, PADDINGS, _kernel_spectrum, check_image, check_kernel, convolve2d, convolve2d_adjoint,
                           convolve2d_kernel_adjoint)
 
 __all__ = ["LinearOperator", "Blur", "ImageConvolution", "Inpainting", "add_gaussian_noise"]
@@ -60,6 +60,22 @@ class LinearOperator(nn.Module):
     def normal(self, x: torch.Tensor) -> torch.Tensor:
         """``A^T A x``, the normal operator (e.g. for Landweber or CG iterations)."""
         return self.adjoint(self.forward(x))
+
+    def gram_solve(self, b: torch.Tensor, weight: float, shift: float) -> torch.Tensor | None:
+        r""":math:`(w\,A^\top A + s I)^{-1} b` in closed form, or ``None`` where there is none (then use CG).
+
+        Defined for the operators with :math:`A^\top A = AA^\top` diagonal in a known basis, so
+        the same call also gives :math:`(w\,AA^\top + s I)^{-1}`: a mask (diagonal in pixels) and a
+        circular blur (diagonal in Fourier). ``weight`` >= 0 and ``shift`` > 0 are numbers.
+        """
+        return None
+
+    def _gram_args(self, weight: float, shift: float) -> bool:
+        if not (isinstance(weight, (int, float)) and isinstance(shift, (int, float))):
+            raise TypeError(f"weight and shift must be numbers, got {type(weight).__name__}, {type(shift).__name__}")
+        if not (weight >= 0 and shift >= 0):
+            raise ValueError(f"weight and shift must be >= 0, got {weight!r}, {shift!r}")
+        return shift > 0  # with shift 0 the system may be singular: no closed form offered
 
     def norm_squared(
         self,
@@ -166,6 +182,15 @@ class Blur(LinearOperator):
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return convolve2d_adjoint(y, self.kernel, padding=self.padding, method=self.method)
 
+    def gram_solve(self, b: torch.Tensor, weight: float, shift: float) -> torch.Tensor | None:
+        r"""For ``padding="circular"``: :math:`\mathcal F^{-1}\big[\hat b / (w|\hat k|^2 + s)\big]`; else ``None``."""
+        if not self._gram_args(weight, shift) or self.padding != "circular":
+            return None
+        check_image(b, "b")
+        H, W = b.shape[-2:]
+        spec = _kernel_spectrum(self.kernel.detach().to(b.dtype), (H, W), "circular")
+        return torch.fft.irfft2(torch.fft.rfft2(b) / (weight * spec.abs() ** 2 + shift), s=(H, W))
+
     def extra_repr(self) -> str:
         learn = isinstance(self.kernel, nn.Parameter)
         return f"kernel={tuple(self.kernel.shape)}, padding={self.padding!r}, learnable={learn}, method={self.method!r}"
@@ -251,6 +276,13 @@ class Inpainting(LinearOperator):
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         self._check(y, "y")
         return self.mask.to(y.dtype) * y
+
+    def gram_solve(self, b: torch.Tensor, weight: float, shift: float) -> torch.Tensor | None:
+        r""":math:`b / (w\,m^2 + s)`, pixel by pixel."""
+        if not self._gram_args(weight, shift):
+            return None
+        self._check(b, "b")
+        return b / (weight * self.mask.to(b.dtype) ** 2 + shift)
 
     @property
     def fraction_observed(self) -> float:

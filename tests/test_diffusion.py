@@ -231,6 +231,24 @@ def test_measure_and_guidance_operator_must_be_the_one_that_made_y():
     torch.testing.assert_close(a, b)  # seeded: same generator seed, same sample
 
 
+def test_dps_zeta_per_sample_is_a_sweep_in_one_batch():
+    mean, cov = _random_prior((1, 2, 2), seed=4)
+    D = GaussianPriorDenoiser(mean, cov)
+    obs = measure(Inpainting(torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=torch.float64)),
+                  (mean + 0.4)[None], 0.1, torch.Generator().manual_seed(0))
+
+    def run(zeta):
+        return dps_sample(D, None, obs, steps=20, zeta=zeta, x_shape=(3, 1, 2, 2), progress=False,
+                          generator=torch.Generator().manual_seed(5))
+    swept = run(torch.tensor([0.0, 0.3, 1.0]))
+    for i, z in enumerate((0.0, 0.3, 1.0)):  # row i is the run with zeta = z, draw for draw
+        torch.testing.assert_close(swept[i], run(z)[i])
+    assert (swept[1] - swept[2]).abs().max() > 1e-3  # the steps differ: not one zeta for all
+    for bad in (torch.tensor([0.1, 0.2]), torch.tensor([0.1, -0.2, 0.3]), torch.ones(3, 1)):
+        with pytest.raises(ValueError, match="zeta"):
+            run(bad)
+
+
 @pytest.mark.parametrize("kwargs, err, match", [
     ({"zeta": -1.0}, ValueError, "zeta"), ({"zeta": float("nan")}, ValueError, "zeta"),
     ({"eta": 1.5}, ValueError, "eta"), ({"steps": 0}, ValueError, "steps"), ({"steps": 2.5}, ValueError, "steps"),

@@ -73,7 +73,41 @@ def test_diffpir_mean_is_close_to_the_posterior_mean():
     xs = diffpir_sample(D, None, obs, 200, lam=1.0, zeta=1.0, x_shape=(N, 1, 2, 2), generator=_gen(),
                         progress=False)
     err = posterior_errors(xs, pm, pc, mu)
-    assert err["mean_error"] < 0.1, err   # its spread is not claimed: zeta trades it against the mean
+    # its bias here is 0.10 (40 000 samples, three seeds: 0.101-0.107); 4000 samples add about +-0.03.
+    # The prior mean scores 1. Its spread is not claimed: zeta trades it against the mean.
+    assert err["mean_error"] < 0.15, err
+
+
+class _NoClosedForm(torch.nn.Module):
+    """The same operator without ``gram_solve``: the samplers fall back on conjugate gradients."""
+
+    def __init__(self, op):
+        super().__init__()
+        self.op = op
+
+    def forward(self, x):
+        return self.op(x)
+
+    def adjoint(self, y):
+        return self.op.adjoint(y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Blur(torch.tensor([[[[0.1, 0.6, 0.3], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]], dtype=F64),
+                 padding="circular"),
+    lambda: Inpainting(torch.tensor([[[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]]], dtype=F64)),
+])
+def test_closed_form_solves_match_conjugate_gradients(make):
+    A = make()
+    mean = torch.zeros(1, 3, 3, dtype=F64)
+    D = GaussianPriorDenoiser(mean, 0.3 * torch.eye(9, dtype=F64))
+    x = 0.4 * torch.ones(1, 1, 3, 3, dtype=F64)
+    y = A(x) + 0.05 * torch.randn(A(x).shape, generator=_gen(7), dtype=F64)
+    for sampler in (pigdm_sample, diffpir_sample):
+        a = sampler(D, A, y, 30, x_shape=(20, 1, 3, 3), generator=_gen(), sigma_y=0.05, progress=False)
+        b = sampler(D, _NoClosedForm(A), y, 30, x_shape=(20, 1, 3, 3), generator=_gen(), sigma_y=0.05,
+                    cg_iters=200, progress=False)
+        torch.testing.assert_close(a, b, rtol=0, atol=5e-4)  # CG stops at a relative residual of 1e-4
 
 
 def test_diffpir_data_step_solves_the_proximal_problem_for_a_blur():

@@ -350,6 +350,31 @@ def test_inpainting_is_a_mask():
 
 
 # ----------------------------------------------------------------------------- noise
+@pytest.mark.parametrize("make", [
+    lambda g: Blur(torch.rand(1, 1, 3, 5, generator=g, dtype=torch.float64), padding="circular"),
+    lambda g: Blur(torch.rand(2, 1, 4, 3, generator=g, dtype=torch.float64), padding="circular"),  # per image
+    lambda g: Inpainting((torch.rand(2, 1, 6, 7, generator=g) < 0.4).double()),
+    lambda g: Inpainting(torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64)),  # weights in [0, 1]
+])
+def test_gram_solve_inverts_the_shifted_gram_matrix(make):
+    g = torch.Generator().manual_seed(0)
+    A = make(g)
+    b = torch.randn(2, 2, 6, 7, generator=g, dtype=torch.float64)
+    for weight, shift in ((1.0, 0.3), (4.0, 1e-2), (0.0, 2.0)):
+        u = A.gram_solve(b, weight, shift)
+        torch.testing.assert_close(weight * A.adjoint(A(u)) + shift * u, b, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(weight * A(A.adjoint(u)) + shift * u, b, rtol=1e-10, atol=1e-10)  # A A^T too
+    assert A.gram_solve(b, 1.0, 0.0) is None  # possibly singular: no closed form, the caller uses CG
+    with pytest.raises(ValueError, match="weight and shift"):
+        A.gram_solve(b, -1.0, 0.1)
+
+
+def test_gram_solve_is_none_without_a_closed_form():
+    x = torch.randn(1, 1, 6, 7, dtype=torch.float64)
+    assert Blur(torch.ones(1, 1, 3, 3) / 9, padding="valid").gram_solve(x, 1.0, 0.5) is None
+    assert ImageConvolution(x, (1, 1, 3, 3)).gram_solve(torch.ones(1, 1, 3, 3), 1.0, 0.5) is None
+
+
 def test_add_gaussian_noise():
     y = torch.zeros(4, 3, 64, 64, dtype=torch.float64)
     a = add_gaussian_noise(y, 0.1, generator=_gen(35))

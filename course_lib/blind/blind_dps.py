@@ -43,7 +43,7 @@ from collections.abc import Callable
 import torch
 
 from ..convolution import convolve2d
-from ..diffusion.sampler import ddim_step, tweedie
+from ..diffusion.sampler import ddim_step, standard_normal, tweedie
 from ..diffusion.schedule import alphas_cumprod, linear_betas, timesteps
 from .kernel_prior import from_model
 
@@ -97,10 +97,9 @@ def blind_dps_sample(image_denoiser: Callable, kernel_denoiser: Callable, y: tor
     x_shape = tuple(y.shape)
     z_shape = (y.shape[0], 1, kernel_size, kernel_size)
     dev, dt = y.device, y.dtype
-    gdev = generator.device if generator is not None else dev
 
     def randn(shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randn(shape, generator=generator, dtype=dt, device=gdev).to(dev)
+        return standard_normal(shape, generator, dt, dev)
 
     x, z = randn(x_shape), randn(z_shape)  # x_T, z_T ~ N(0, I)
     for i, t in enumerate(tqdm(ts, disable=not progress, desc="blind DPS", leave=False)):

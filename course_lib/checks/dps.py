@@ -11,7 +11,7 @@ Each reference answer is computed here by another route than the chapter's libra
 * the best :math:`\zeta`: DPS in matrix form with the hand-derived gradient
   :math:`-J A^\top r/\|r\|`, on the same random draws as the learner's run;
 * DiffPIR's :math:`\zeta`: DiffPIR in matrix form, the data step solved with a dense matrix inverse
-  instead of conjugate gradients, on the same random draws as ``diffpir_sample``.
+  instead of the per-pixel closed form, on the same random draws as ``diffpir_sample``.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _matrix_problem(obs, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: in
     y = obs.y.to(torch.float64).flatten()
     gen = torch.Generator().manual_seed(seed)
     shape = (n, *mean.shape)
-    x = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)  # (n, d)
+    x = torch.randn(shape, generator=gen).double().flatten(1)  # (n, d); float32 draws, as the samplers'
     return mu, sig, a_mat, y, gen, shape, x
 
 
@@ -172,7 +172,7 @@ def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: fl
         x0, w = _tweedie_matrix(x, mu, sig, a)
         r = y - x0 @ a_mat.T  # (n, m)
         grad = -(r @ a_mat) @ w.T / math.sqrt(a) / r.norm(dim=1, keepdim=True).clamp_min(1e-10)  # d||r||/dx_t
-        z = torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
+        z = torch.randn(shape, generator=gen).double().flatten(1)
         x = _seed_step(x, x0, a, a2, 1.0, z) - zeta * grad
     return x
 
@@ -213,7 +213,7 @@ def _diffpir_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, lam:
         noise = math.sqrt(zeta * (1 - a2))
         x = math.sqrt(a2) * x0 + math.sqrt(max(1 - a2 - noise**2, 0.0)) * eps
         if noise > 0:
-            x = x + noise * torch.randn(shape, generator=gen, dtype=torch.float64).flatten(1)
+            x = x + noise * torch.randn(shape, generator=gen).double().flatten(1)
     return x
 
 

@@ -13,8 +13,9 @@ problems", ICLR, Sec. 3). DPS models :math:`p(y \mid x_t)` by :math:`p(y \mid \h
     g = \Big(\frac{\partial \hat x_0}{\partial x_t}\Big)^{\!\top} A^\top
         \big(r_t^2 AA^\top + \sigma_y^2 I\big)^{-1}(y - A\hat x_0),
 
-a vector-Jacobian product through the denoiser (the system is solved by conjugate gradients, once
-per step). :math:`r_t^2 = s^2\sigma_t^2/(s^2 + \sigma_t^2)` with :math:`\sigma_t^2 = (1-\bar\alpha_t)/\bar\alpha_t`
+a vector-Jacobian product through the denoiser. The system is solved once per step: in closed form
+for a mask or a circular blur (``gram_solve``: diagonal in pixels or in Fourier, as the paper's
+SVD-based operators are in their own basis), by conjugate gradients for any other operator. :math:`r_t^2 = s^2\sigma_t^2/(s^2 + \sigma_t^2)` with :math:`\sigma_t^2 = (1-\bar\alpha_t)/\bar\alpha_t`
 is :math:`\mathrm{Cov}[x_0 \mid x_t]` for the isotropic prior :math:`\mathcal N(\mu, s^2 I)`; the paper
 takes :math:`s = 1` (``data_std=1``). For that prior, with the right :math:`s`, the model is exact.
 The score enters through Tweedie's formula, :math:`\mathbb E[x_0 \mid x_t, y] \approx \hat x_0 +
@@ -33,7 +34,8 @@ each step denoises, then solves the data subproblem
     \hat x_0^{y} = \arg\min_x\ \|y - Ax\|^2 + \rho_t \|x - \hat x_0\|^2,\qquad
     \rho_t = \lambda\,\sigma_y^2/\sigma_t^2,
 
-i.e. :math:`(A^\top A + \rho_t I)\,x = A^\top y + \rho_t \hat x_0` (conjugate gradients), and steps with
+i.e. :math:`(A^\top A + \rho_t I)\,x = A^\top y + \rho_t \hat x_0` (in closed form for a mask or a
+circular blur, by FFT as in the paper's Sec. 4; conjugate gradients otherwise), and steps with
 :math:`x_{t'} = \sqrt{\bar\alpha_{t'}}\hat x_0^{y} + \sqrt{1-\bar\alpha_{t'}}\big(\sqrt{1-\zeta}\,\hat\epsilon
 + \sqrt\zeta\,z\big)`, which is the DDIM update with fresh noise :math:`\tilde\sigma^2 = \zeta(1-\bar\alpha_{t'})`.
 No gradient goes through the denoiser.
@@ -84,6 +86,21 @@ def _sigma_y(y, sigma_y: float | None) -> float:
     return float(sigma_y)
 
 
+def _solve(operator, b: torch.Tensor, weight: float, shift: float, cg_iters: int, outer: bool = False,
+           x0: torch.Tensor | None = None) -> torch.Tensor:
+    """:math:`(w G + s I)^{-1} b` with :math:`G = A^T A`, or :math:`AA^T` when ``outer`` (ΠGDM's system):
+    the operator's closed form where it has one (those operators have :math:`A^T A = AA^T`), else CG."""
+    exact = operator.gram_solve(b, weight, shift) if hasattr(operator, "gram_solve") else None
+    if exact is not None:
+        return exact
+
+    def gram(u: torch.Tensor) -> torch.Tensor:
+        return operator(operator.adjoint(u)) if outer else operator.adjoint(operator(u))
+
+    return conjugate_gradient(lambda u: weight * gram(u) + shift * u, b, x0=x0, iters=cg_iters, tol=CG_TOL,
+                              batch_dims=1)
+
+
 def _measured(operator, y, x_shape, generator, dtype, name: str):
     if y is None:
         raise ValueError(f"{name} needs a measurement y (for prior samples use dps_sample with zeta=0)")
@@ -105,7 +122,7 @@ def pigdm_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, et
     ``adjoint``. ``sigma_y``: the measurement noise on ``[-1, 1]`` (taken from an Observation);
     ``data_std``: :math:`s` in :math:`r_t^2 = s^2\sigma_t^2/(s^2+\sigma_t^2)`; ``cg_iters``: conjugate-gradient
     iterations for :math:`(r_t^2 AA^\top + \sigma_y^2 I)^{-1}r` per step (at most; they stop at a
-    residual of ``CG_TOL`` relative to :math:`r`).
+    residual of ``CG_TOL`` relative to :math:`r`), for operators without a closed-form ``gram_solve``.
     """
     x_shape = _check_loop_args(denoiser, steps, eta, x_shape)
     s_y = _sigma_y(y, sigma_y)
@@ -121,8 +138,7 @@ def pigdm_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, et
         r2 = s2 * sig2 / (s2 + sig2)  # Cov[x0 | x_t] of N(mu, s^2 I)
         ax = operator(x0_hat)
         with torch.no_grad():
-            v = conjugate_gradient(lambda u: r2 * operator(operator.adjoint(u)) + s_y**2 * u,
-                                   y_t - ax, iters=cg_iters, tol=CG_TOL, batch_dims=1)
+            v = _solve(operator, y_t - ax, r2, s_y**2, cg_iters, outer=True)
         # -1/2 r^T S^-1 r has the gradient A^T S^-1 r in x0_hat; so has <A x0_hat, v> with v fixed
         return (ax * v).flatten(1).sum(1)
 
@@ -142,7 +158,8 @@ def diffpir_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, 
     (:math:`\lambda = 1`, :math:`\zeta = 1`) give the best mean on chapter 3's Gaussian bench and its
     digits; a smaller :math:`\zeta` widens the spread. ``sigma_y`` must be
     positive (an Observation carries it). The other arguments are those of :func:`pigdm_sample`;
-    ``cg_iters`` conjugate-gradient iterations solve the data subproblem per step.
+    ``cg_iters`` conjugate-gradient iterations solve the data subproblem per step where the operator has
+    no closed-form ``gram_solve``.
     """
     x_shape = _check_loop_args(denoiser, steps, 0.0, x_shape)
     s_y = _sigma_y(y, sigma_y)
@@ -161,8 +178,7 @@ def diffpir_sample(denoiser: Callable, operator=None, y=None, steps: int = 200, 
         with torch.no_grad():
             x0_hat = tweedie(denoiser, x, a)
             rho = lam * s_y**2 * a / (1 - a)  # lam sigma_y^2 / sigma_t^2
-            x0_y = conjugate_gradient(lambda u: operator.adjoint(operator(u)) + rho * u, aty + rho * x0_hat,
-                                      x0=x0_hat, iters=cg_iters, tol=CG_TOL, batch_dims=1)
+            x0_y = _solve(operator, aty + rho * x0_hat, 1.0, rho, cg_iters, x0=x0_hat)
         return x0_y, None
 
     def noise_std(a: float, a2: float) -> float:
