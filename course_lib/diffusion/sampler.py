@@ -213,10 +213,10 @@ def standard_normal(shape: tuple[int, ...], generator: torch.Generator | None, d
     """The samplers' noise: N(0, I) of ``shape``, drawn in float32 on the generator's device, then cast and moved.
 
     Drawn on the generator's device, so one seed gives the same samples on every device. Drawn in
-    float32 even for float64 samplers: PyTorch's CPU normal generator is about five times slower in
-    float64, the Gaussian bench's samplers spend a quarter of their time drawing noise, and the
-    statistics of a Monte Carlo estimate do not need noise beyond float32 resolution (the arithmetic
-    that follows is still done in ``dtype``).
+    float32 even for float64 samplers: PyTorch's CPU normal generator is several times slower in
+    float64 (``benchmarks/bench_dps.py``), the float64 samplers of chapter 3's Gaussian bench spent about
+    a quarter of their time drawing noise, and a Monte Carlo estimate does not need noise beyond
+    float32 resolution (the arithmetic that follows is still done in ``dtype``).
     """
     gdev = generator.device if generator is not None else device
     return torch.randn(shape, generator=generator, dtype=torch.float32, device=gdev).to(dtype=dtype, device=device)
