@@ -166,6 +166,9 @@ def frame_player(
         raise TypeError(f"update must be a function of the frame index, got {type(update).__name__}")
     old_dpi = fig.dpi
     fig.set_dpi(dpi)
+    if fig.get_layout_engine() is not None:  # lay out once, on frame 0, and keep that layout: a
+        fig.canvas.draw()                    # layout engine would redo it for every frame
+        fig.set_layout_engine("none")
     anim = FuncAnimation(fig, update, frames=n_frames, interval=interval_ms, blit=False, repeat=False)
     with plt.rc_context({"animation.embed_limit": 4 * max_bytes / 2**20}):
         html = anim.to_jshtml(default_mode="once")
