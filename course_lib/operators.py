@@ -188,7 +188,7 @@ class Blur(LinearOperator):
             return None
         check_image(b, "b")
         H, W = b.shape[-2:]
-        spec = _kernel_spectrum(self.kernel.detach().to(b.dtype), (H, W), "circular")
+        spec = _kernel_spectrum(self.kernel.to(b.dtype), (H, W), "circular")  # differentiable in k too
         return torch.fft.irfft2(torch.fft.rfft2(b) / (weight * spec.abs() ** 2 + shift), s=(H, W))
 
     def extra_repr(self) -> str:

@@ -145,6 +145,11 @@ def check_variance_kept(my_variance_kept, cov: torch.Tensor, steps: int = 20) ->
            f"{want[1.0]:.0%} of the prior's variance (exact values of the DDIM recursion)")
 
 
+def _normal(gen: torch.Generator, shape: tuple[int, ...]) -> torch.Tensor:
+    """``(n, d)`` float64 noise drawn in float32 and cast, as the samplers draw theirs."""
+    return torch.randn(shape, generator=gen).double().flatten(1)
+
+
 def _matrix_problem(obs, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: int) -> tuple:
     """``(mu, Sigma, A, y, generator, shape, x_T)`` in float64 for the matrix-form samplers below."""
     d = mean.numel()
@@ -155,7 +160,7 @@ def _matrix_problem(obs, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: in
     y = obs.y.to(torch.float64).flatten()
     gen = torch.Generator().manual_seed(seed)
     shape = (n, *mean.shape)
-    x = torch.randn(shape, generator=gen).double().flatten(1)  # (n, d); float32 draws, as the samplers'
+    x = _normal(gen, shape)  # (n, d)
     return mu, sig, a_mat, y, gen, shape, x
 
 
@@ -172,7 +177,7 @@ def _dps_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, zeta: fl
         x0, w = _tweedie_matrix(x, mu, sig, a)
         r = y - x0 @ a_mat.T  # (n, m)
         grad = -(r @ a_mat) @ w.T / math.sqrt(a) / r.norm(dim=1, keepdim=True).clamp_min(1e-10)  # d||r||/dx_t
-        z = torch.randn(shape, generator=gen).double().flatten(1)
+        z = _normal(gen, shape)
         x = _seed_step(x, x0, a, a2, 1.0, z) - zeta * grad
     return x
 
@@ -213,7 +218,7 @@ def _diffpir_matrix(obs, mean: torch.Tensor, cov: torch.Tensor, steps: int, lam:
         noise = math.sqrt(zeta * (1 - a2))
         x = math.sqrt(a2) * x0 + math.sqrt(max(1 - a2 - noise**2, 0.0)) * eps
         if noise > 0:
-            x = x + noise * torch.randn(shape, generator=gen).double().flatten(1)
+            x = x + noise * _normal(gen, shape)
     return x
 
 
