@@ -23,7 +23,7 @@ Writes, into ``course_lib/weights/`` (or ``--out``):
 * ``kernels9_training.json`` -- the training curve, the held-out MSE, the settings and the time taken.
 
 One thread, seeded: the run is reproducible bit for bit on the same PyTorch build and CPU.
-The defaults (3,000 steps of 64 kernels) take about 6 minutes on one idle core; the time the
+The defaults (3,000 steps of 64 kernels) take about 8 minutes on one idle core; the time the
 committed weights took is in ``kernels9_training.json`` (``train_seconds``).
 Example: ``python -m course_lib.train_kernel_prior --steps 100 --out /tmp/w`` for a quick try.
 """
