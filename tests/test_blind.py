@@ -22,7 +22,7 @@ from course_lib.blind.kernel_prior import KernelDenoiser, from_model, load_kerne
 from course_lib.blind.metrics import shift_zero
 from course_lib.blind.nonblind import estimate_noise, grad_periodic
 from course_lib.blind.trap import delta_kernel, joint_objective, total_variation
-from course_lib.blind.tv_blind import centre_kernel, kernel_lipschitz, pyramid_sizes
+from course_lib.blind.tv_blind import centre_kernel, kernel_lipschitz, kernel_normal_equations, pyramid_sizes
 from course_lib.convolution import convolve2d
 from course_lib.data import load_image
 from course_lib.kernels import motion_blur_kernel
@@ -160,6 +160,20 @@ def test_kernel_lipschitz_bounds_the_kernel_map_on_zero_sum_directions():
         d = d - d.mean((-2, -1), keepdim=True)
         lhs = convolve2d(x, d, padding="circular").pow(2).flatten(1).sum(1)
         assert bool((lhs <= L * d.pow(2).flatten(1).sum(1) + 1e-9).all())
+
+
+@pytest.mark.parametrize("size", [(5, 5), (3, 7), (9, 9)])
+def test_kernel_normal_equations_give_the_autograd_gradient(size):
+    """M k - b is the gradient of 1/2 sum_c ||k * x_c - y_c||^2 (circular), for odd and unequal sides."""
+    x = torch.rand(2, 3, 16, 20, generator=G(5), dtype=torch.float64)
+    y = torch.rand(2, 3, 16, 20, generator=G(6), dtype=torch.float64)
+    k = torch.rand(2, 1, *size, generator=G(7), dtype=torch.float64, requires_grad=True)
+    f = (convolve2d(x, k, padding="circular") - y).pow(2).sum() / 2
+    (ref,) = torch.autograd.grad(f, k)
+    M, b = kernel_normal_equations(x, y, size)
+    got = (M @ k.detach().flatten(1)[:, :, None])[:, :, 0] - b
+    assert torch.allclose(got, ref.flatten(1), atol=1e-10, rtol=0)
+    assert torch.allclose(M, M.transpose(1, 2))  # A(d) = A(-d): the Hessian is symmetric
 
 
 @pytest.mark.parametrize("gradient_domain", [True, False])

@@ -54,11 +54,11 @@ def l0_latent(y: torch.Tensor, kernel: torch.Tensor, lam: float = 4e-3, beta_max
     d[0, 0, 0, 0], d[0, 0, 0, -1] = -1.0, 1.0  # the forward differences as circular convolutions
     d[1, 0, 0, 0], d[1, 0, -1, 0] = -1.0, 1.0
     D2 = (torch.fft.rfft2(d).abs() ** 2).sum(0)  # (1, H, W//2+1)
-    KY = K.conj() * torch.fft.rfft2(y)
+    KY, K2 = K.conj() * torch.fft.rfft2(y), K.abs() ** 2
     x, beta = y.clone(), 2.0 * lam
     while beta < beta_max:
         g = grad_periodic(x)  # (B, C, 2, H, W)
         z = g * ((g**2).sum(2, keepdim=True) > lam / beta)
-        x = torch.fft.irfft2((KY + beta * torch.fft.rfft2(_grad_adjoint(z))) / (K.abs() ** 2 + beta * D2), s=(H, W))
+        x = torch.fft.irfft2((KY + beta * torch.fft.rfft2(_grad_adjoint(z))) / (K2 + beta * D2), s=(H, W))
         beta *= 2.0
     return x

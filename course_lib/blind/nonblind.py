@@ -158,7 +158,7 @@ def tv_deconvolve(y: torch.Tensor, kernel: torch.Tensor, lam: float = 2e-3, n_it
         x = torch.fft.irfft2((KY + rho * torch.fft.rfft2(_grad_adjoint(z - u))) / denom, s=(H, W))
         gx = grad_periodic(x)
         v = gx + u
-        mag = v.norm(dim=2, keepdim=True)  # (B, C, 1, H, W)
+        mag = torch.hypot(v[:, :, :1], v[:, :, 1:])  # (B, C, 1, H, W); faster than norm(dim=2)
         z = v * (1 - (lam / rho) / mag.clamp_min(1e-12)).clamp_min(0.0)
         u = u + gx - z
     return x

@@ -45,7 +45,8 @@ __all__ = ["total_variation", "joint_objective", "delta_kernel", "naive_alternat
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     r"""Isotropic TV with periodic differences, :math:`\sum_p \|(\nabla x)_p\|_2`, per image: ``(B,)``."""
-    return grad_periodic(x).norm(dim=2).flatten(1).sum(1)
+    g = grad_periodic(x)  # (B, C, 2, H, W)
+    return torch.hypot(g[:, :, 0], g[:, :, 1]).flatten(1).sum(1)
 
 
 def joint_objective(x: torch.Tensor, kernel: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:

@@ -52,12 +52,11 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from ..convolution import convolve2d, convolve2d_kernel_adjoint
 from ..projections import project_simplex
 from .edges import l0_latent
 from .nonblind import estimate_noise, grad_periodic, tv_deconvolve
 
-__all__ = ["kernel_step", "kernel_lipschitz", "pyramid_sizes", "tv_blind_deconvolution", "centre_kernel"]
+__all__ = ["kernel_step", "kernel_normal_equations", "kernel_lipschitz", "pyramid_sizes", "tv_blind_deconvolution", "centre_kernel"]
 
 DIMS = (-2, -1)
 
@@ -77,6 +76,31 @@ def kernel_lipschitz(x: torch.Tensor) -> torch.Tensor:
     return p.flatten(1).amax(1)
 
 
+def kernel_normal_equations(x: torch.Tensor, y: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The gradient of :math:`f(k) = \tfrac12\sum_c\|k * x_c - y_c\|^2` as :math:`\nabla f(k) = Mk - b` (circular).
+
+    With the kernel's centre :math:`c` and :math:`(k * x)_i = \sum_m k_m x_{i-m+c}`,
+
+    .. math::  \nabla f(k)_m = \sum_{m'} k_{m'} A(m - m') - C(m - c),\quad
+               A(d) = \sum_{c,j} x_{c,j+d}\,x_{c,j},\quad C(d) = \sum_{c,j} y_{c,j+d}\,x_{c,j},
+
+    the circular auto- and cross-correlations, one inverse FFT each. ``M`` is the ``hw x hw``
+    matrix :math:`A(m - m')` and ``b`` the vector :math:`C(m - c)` over the kernel's window, so a
+    gradient step costs one small matrix product instead of two image-sized FFT convolutions.
+    ``x``, ``y`` ``(B, C, H, W)``; ``size`` ``(h, w)``; returns ``M`` ``(B, hw, hw)`` and ``b`` ``(B, hw)``.
+    """
+    H, W = x.shape[-2:]
+    h, w = size
+    X = torch.fft.rfft2(x)
+    A = torch.fft.irfft2((X.abs() ** 2).sum(1), s=(H, W))  # (B, H, W)
+    C = torch.fft.irfft2((torch.fft.rfft2(y) * X.conj()).sum(1), s=(H, W))
+    ii = torch.arange(h, device=x.device).repeat_interleave(w)  # window position m = (ii, jj), row-major
+    jj = torch.arange(w, device=x.device).repeat(h)
+    M = A[:, (ii[:, None] - ii[None, :]) % H, (jj[:, None] - jj[None, :]) % W]  # (B, hw, hw)
+    b = C[:, (ii - h // 2) % H, (jj - w // 2) % W]  # (B, hw)
+    return M, b
+
+
 def kernel_step(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, n_iter: int = 20,
                 gradient_domain: bool = True) -> torch.Tensor:
     r"""Projected gradient descent on :math:`\tfrac12\|k * \nabla x - \nabla y\|^2` over the simplex.
@@ -84,20 +108,22 @@ def kernel_step(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, n_iter: 
     Chapter 1's PGD (:func:`~course_lib.kernel_estimation.pgd`) with the circular boundary, one
     kernel per image (``kernel`` ``(B, 1, h, w)``) and one safe step :math:`1/L_b` per image
     (:func:`kernel_lipschitz`): :math:`k \leftarrow \Pi_\Delta(k - \nabla f(k)/L_b)`, which
-    decreases :math:`f` at every step and keeps :math:`k` on the simplex. ``gradient_domain=False``
-    fits :math:`k * x` to :math:`y` instead.
+    decreases :math:`f` at every step and keeps :math:`k` on the simplex. The gradient is
+    :math:`Mk - b` (:func:`kernel_normal_equations`, computed once: ``x`` and ``y`` do not change
+    during the step). ``gradient_domain=False`` fits :math:`k * x` to :math:`y` instead.
     """
     if not isinstance(n_iter, int) or n_iter < 1:
         raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
     if gradient_domain:
         x, y = grad_periodic(x).flatten(1, 2), grad_periodic(y).flatten(1, 2)  # (B, 2C, H, W)
-    step = 1.0 / kernel_lipschitz(x).clamp_min(1e-12)[:, None, None, None]  # (B, 1, 1, 1)
-    k = kernel.detach().expand(x.shape[0], 1, *kernel.shape[-2:]).clone()
+    h, w = kernel.shape[-2:]
+    step = 1.0 / kernel_lipschitz(x).clamp_min(1e-12)[:, None]  # (B, 1)
+    M, b = kernel_normal_equations(x, y, (h, w))
+    k = kernel.detach().expand(x.shape[0], 1, h, w).reshape(x.shape[0], h * w)
     for _ in range(n_iter):
-        r = convolve2d(x, k, padding="circular") - y  # (B, 2C, H, W)
-        g = convolve2d_kernel_adjoint(x, r, tuple(k.shape), padding="circular")  # (B, 1, h, w)
-        k = project_simplex(k - step * g, dim=DIMS)
-    return k
+        g = torch.baddbmm(-b[:, :, None], M, k[:, :, None])[:, :, 0]  # (B, hw): M k - b
+        k = project_simplex(k - step * g, dim=-1)
+    return k.reshape(-1, 1, h, w)
 
 
 def centre_kernel(kernel: torch.Tensor, x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
