@@ -235,10 +235,24 @@ def test_tv_blind_recovers_a_kernel_on_a_small_synthetic_case():
     assert kernel_error(k_hat, k) < 0.4
 
 
+def test_tv_blind_refinement_runs_at_full_size_after_the_schedule():
+    x = load_image("camera", size=96, color=False)
+    k = motion_blur_kernel(15, generator=G(1))
+    y = add_gaussian_noise(Blur(k, padding="circular")(x), 0.01, generator=G(0))
+    sizes = []
+    _, k_hat = tv_blind_deconvolution(y, 15, progress=False, callback=lambda lev, xs, ks: sizes.append(xs.shape[-1]))
+    _, k_plain = tv_blind_deconvolution(y, 15, progress=False, refine=0)
+    assert sizes[-10:] == [96] * 10 and len(sizes) == 10 + 20 * len(pyramid_sizes(15))
+    assert float((k_hat - k_plain).abs().max()) > 1e-3  # refine=0 turns it off
+    assert float(k_hat.min()) >= 0 and abs(float(k_hat.sum()) - 1) < 1e-5
+    assert max(kernel_error(k_hat, k), kernel_error(k_plain, k)) < 0.4
+
+
 @pytest.mark.parametrize("kwargs, name", [
     (dict(kernel_size=10), "kernel_size"), (dict(kernel_size=99), "kernel_size"),
     (dict(kernel_size=9, lam=-1.0), "lam"), (dict(kernel_size=9, padding="valid"), "padding"),
-    (dict(kernel_size=9, latent="tv2"), "latent")])
+    (dict(kernel_size=9, latent="tv2"), "latent"), (dict(kernel_size=9, refine=-1), "refine"),
+    (dict(kernel_size=9, refine=2.5), "refine"), (dict(kernel_size=9, refine_k_iter=0), "refine_k_iter")])
 def test_tv_blind_rejects_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
         tv_blind_deconvolution(torch.rand(1, 1, 32, 32), progress=False, **kwargs)

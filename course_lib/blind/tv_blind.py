@@ -25,7 +25,12 @@ weight :math:`\lambda_t`; (2) ``k_iter`` PGD steps on the kernel; (3)
 :math:`1/\sqrt2`) the kernel and the image are upsampled bilinearly, the kernel is re-projected on
 the simplex and shifted so that its centre of mass is at its centre (a shifted kernel with a
 shifted image explains :math:`y` equally well, so the shift is free; centring keeps the kernel's
-mass inside its window). The image returned is a non-blind TV deconvolution
+mass inside its window). After the last level, ``refine`` more outer iterations at full size
+use a latent weight that follows the noise, :math:`0.2\hat\sigma` (lower than the schedule's
+floor at the noise levels of chapter 5), and more kernel steps: the finest level is where the
+kernel's detail is read, and the schedule alone leaves it short of converged (on the development
+photograph and five other ``skimage`` images, none of them in chapter 5's test set, this lowers
+the mean kernel error from 0.78 to 0.61). The image returned is a non-blind TV deconvolution
 (:func:`~.nonblind.tv_deconvolve`) with the estimated kernel, at a weight proportional to the
 noise level estimated from :math:`y`.
 
@@ -173,7 +178,7 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
                            levels: int | None = None, generator: torch.Generator | None = None,
                            lam_start: float = 4e-2, lam_decay: float = 0.9, n_outer: int = 20,
                            x_iter: int = 10, k_iter: int = 20, final_lam: float | None = None, latent: str = "l0",
-                           progress: bool = True,
+                           refine: int = 10, refine_k_iter: int = 50, progress: bool = True,
                            callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
                            ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Estimate the image and the kernel from ``y`` alone (see the module docstring).
@@ -193,6 +198,10 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
     final_lam : TV weight of the final non-blind deconvolution with the estimated kernel; default
         :math:`0.2\\hat\\sigma` per image, :math:`\\hat\\sigma` from :func:`~.nonblind.estimate_noise` (at least 5e-4).
     latent : ``"l0"`` (default, :func:`~.edges.l0_latent`) or ``"tv"`` (``x_iter`` ADMM iterations of TV).
+    refine, refine_k_iter : after the schedule, ``refine`` more outer iterations at the finest level
+        with ``refine_k_iter`` kernel steps each and the latent weight :math:`0.2\\hat\\sigma` per image
+        (at least 1e-3): a weight that follows the noise, lower than ``lam`` at noise below 0.04
+        (``latent="l0"`` only; 0 turns it off).
     callback : ``callback(level, x, k)`` after every outer iteration (e.g. to record frames).
 
     Returns ``(x_hat, k_hat)``: ``x_hat`` like ``y``, ``k_hat`` ``(B, 1, h, h)`` on the simplex, centred.
@@ -212,6 +221,9 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
             raise ValueError(f"{name} must be a finite number >= 0, got {val!r}")
     if not 0 < lam_decay <= 1:
         raise ValueError(f"lam_decay must lie in (0, 1], got {lam_decay!r}")
+    for name, val in (("refine", refine), ("refine_k_iter", refine_k_iter)):
+        if not isinstance(val, int) or isinstance(val, bool) or val < (0 if name == "refine" else 1):
+            raise ValueError(f"{name} must be an int >= {0 if name == 'refine' else 1}, got {val!r}")
     if latent not in ("l0", "tv"):
         raise ValueError(f"latent must be 'l0' or 'tv', got {latent!r}")
     if padding != "circular":
@@ -219,7 +231,8 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
     B, _, H, W = y.shape
     plan = pyramid_sizes(kernel_size, levels)
     x = k = None
-    bar = tqdm(total=len(plan) * n_outer, disable=not progress, desc="TV blind deconvolution")
+    n_refine = refine if latent == "l0" else 0
+    bar = tqdm(total=len(plan) * n_outer + n_refine, disable=not progress, desc="TV blind deconvolution")
     for lev, (s, ks) in enumerate(plan):
         size = (max(ks, round(H * s)), max(ks, round(W * s)))
         y_s = _resize(y, size)  # (B, C, h_s, w_s)
@@ -246,10 +259,18 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
             if callback is not None:
                 callback(lev, x, k)
             bar.update(1)
+    sigma = estimate_noise(y)  # (B,)
+    lam_ref = (0.2 * sigma).clamp_min(1e-3)
+    for _ in range(n_refine):  # the finest level again, with a weight that follows the noise
+        x = torch.cat([l0_latent(y[b : b + 1], k[b : b + 1], float(lam_ref[b])) for b in range(B)])
+        k = kernel_step(x, y, k, n_iter=refine_k_iter)
+        if callback is not None:
+            callback(len(plan) - 1, x, k)
+        bar.update(1)
     bar.close()
     k, _ = centre_kernel(k)
     if final_lam is None:  # TV weight proportional to the noise: 0.2 sigma, as found best on the development image
-        lam_b = (0.2 * estimate_noise(y)).clamp_min(5e-4)  # (B,)
+        lam_b = (0.2 * sigma).clamp_min(5e-4)  # (B,)
         x_hat = torch.cat([tv_deconvolve(y[b : b + 1], k[b : b + 1], float(lam_b[b]), n_iter=100) for b in range(B)])
     else:
         x_hat = tv_deconvolve(y, k, final_lam, n_iter=100)
