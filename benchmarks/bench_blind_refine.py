@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import torch
-from report import RESULTS, machine, write_section  # benchmarks/report.py
+from report import RESULTS, machine, publish  # benchmarks/report.py
 
 from course_lib.blind import evaluate, tv_blind_deconvolution
 from course_lib.data import _to_square_float, load_image
@@ -71,11 +71,7 @@ def main() -> None:
            "|---:|---:|---:|---:|---:|---:|---:|"]
     out += [f"| {r} | {m:.2f} | {med:.2f} | {n} of {tot} | {g:.1f} | {gmin:.1f} | {s:.2f} |"
             for r, m, med, n, tot, g, gmin, s in rows]
-    report = "\n".join(out)
-    print(report)
-    if not args.no_write:
-        write_section(SECTION, report)
-        print(f"\nwrote {RESULTS}")
+    publish(SECTION, out, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from course_lib.kernels import motion_blur_kernel
 from course_lib.linalg import conjugate_gradient
 from course_lib.operators import Blur, Inpainting
 
-from report import RESULTS, machine, write_section  # benchmarks/report.py
+from report import RESULTS, machine, publish  # benchmarks/report.py
 
 SECTION = "## DPS sampling time (chapter 3)"
 
@@ -93,11 +93,7 @@ def main() -> None:
     out += ["", f"Inside the samplers, {default_threads} threads, ms per call (best of 200; ratio = slower / faster):", "",
             "| operation | choice made | ms | alternative | ms | ratio |", "|---|---|---:|---|---:|---:|"]
     out += [f"| {op} | {a} | {ta:.3f} | {b} | {tb:.3f} | {tb / ta:.1f}x |" for op, a, ta, b, tb in inner_rows(g)]
-    report = "\n".join(out)
-    print(report)
-    if not args.no_write:
-        write_section(SECTION, report)
-        print(f"\nwrote {RESULTS}")
+    publish(SECTION, out, write=not args.no_write)
 
 if __name__ == "__main__":
     main()

@@ -50,3 +50,13 @@ def write_section(heading: str, text: str, path: Path = RESULTS) -> None:
         rest = "\n".join(lines[end:])
         new = "\n".join(lines[:start]) + ("\n" if start else "") + text.rstrip("\n") + "\n" + ("\n" + rest + "\n" if rest else "")
     path.write_text(new)
+
+
+def publish(heading: str, lines: list[str], write: bool = True, path: Path = RESULTS) -> str:
+    """Print a script's report (``lines``, heading first) and, if ``write``, replace its section of ``path``."""
+    report = "\n".join(lines)
+    print(report)
+    if write:
+        write_section(heading, report, path)
+        print(f"\nwrote {path}")
+    return report
