@@ -76,9 +76,34 @@ def kernel_lipschitz(x: torch.Tensor) -> torch.Tensor:
     objective (chapter 1's zero-sum Lipschitz constant, here in closed form; leaving out the
     frequency 0, the image's brightness, matters in the image domain). ``x`` ``(B, C, H, W)`` -> ``(B,)``.
     """
-    p = (torch.fft.rfft2(x).abs() ** 2).sum(1)  # (B, H, W//2+1)
+    return _lipschitz((torch.fft.rfft2(x).abs() ** 2).sum(1))
+
+
+def _lipschitz(power: torch.Tensor) -> torch.Tensor:
+    """:func:`kernel_lipschitz` from the channel-summed power spectrum ``(B, H, W//2+1)``."""
+    p = power.clone()
     p[:, 0, 0] = 0.0
     return p.flatten(1).amax(1)
+
+
+def _spectra(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Channel sums :math:`\sum_c|\hat x_c|^2` and :math:`\sum_c\hat y_c\overline{\hat x_c}`, each ``(B, H, W//2+1)``."""
+    X = torch.fft.rfft2(x)
+    return (X.abs() ** 2).sum(1), (torch.fft.rfft2(y) * X.conj()).sum(1)
+
+
+def _window_equations(power: torch.Tensor, cross: torch.Tensor, image: tuple[int, int],
+                      size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``M`` and ``b`` of :func:`kernel_normal_equations` from :func:`_spectra`."""
+    H, W = image
+    h, w = size
+    A = torch.fft.irfft2(power, s=(H, W))  # (B, H, W): autocorrelation
+    C = torch.fft.irfft2(cross, s=(H, W))  # cross-correlation
+    ii = torch.arange(h, device=power.device).repeat_interleave(w)  # window position m = (ii, jj), row-major
+    jj = torch.arange(w, device=power.device).repeat(h)
+    M = A[:, (ii[:, None] - ii[None, :]) % H, (jj[:, None] - jj[None, :]) % W]  # (B, hw, hw)
+    b = C[:, (ii - h // 2) % H, (jj - w // 2) % W]  # (B, hw)
+    return M, b
 
 
 def kernel_normal_equations(x: torch.Tensor, y: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,16 +119,7 @@ def kernel_normal_equations(x: torch.Tensor, y: torch.Tensor, size: tuple[int, i
     gradient step costs one small matrix product instead of two image-sized FFT convolutions.
     ``x``, ``y`` ``(B, C, H, W)``; ``size`` ``(h, w)``; returns ``M`` ``(B, hw, hw)`` and ``b`` ``(B, hw)``.
     """
-    H, W = x.shape[-2:]
-    h, w = size
-    X = torch.fft.rfft2(x)
-    A = torch.fft.irfft2((X.abs() ** 2).sum(1), s=(H, W))  # (B, H, W)
-    C = torch.fft.irfft2((torch.fft.rfft2(y) * X.conj()).sum(1), s=(H, W))
-    ii = torch.arange(h, device=x.device).repeat_interleave(w)  # window position m = (ii, jj), row-major
-    jj = torch.arange(w, device=x.device).repeat(h)
-    M = A[:, (ii[:, None] - ii[None, :]) % H, (jj[:, None] - jj[None, :]) % W]  # (B, hw, hw)
-    b = C[:, (ii - h // 2) % H, (jj - w // 2) % W]  # (B, hw)
-    return M, b
+    return _window_equations(*_spectra(x, y), tuple(x.shape[-2:]), size)
 
 
 def kernel_step(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, n_iter: int = 20,
@@ -122,8 +138,9 @@ def kernel_step(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, n_iter: 
     if gradient_domain:
         x, y = grad_periodic(x).flatten(1, 2), grad_periodic(y).flatten(1, 2)  # (B, 2C, H, W)
     h, w = kernel.shape[-2:]
-    step = 1.0 / kernel_lipschitz(x).clamp_min(1e-12)[:, None]  # (B, 1)
-    M, b = kernel_normal_equations(x, y, (h, w))
+    power, cross = _spectra(x, y)  # one FFT of x serves the step size and the normal equations
+    step = 1.0 / _lipschitz(power).clamp_min(1e-12)[:, None]  # (B, 1)
+    M, b = _window_equations(power, cross, tuple(x.shape[-2:]), (h, w))
     k = kernel.detach().expand(x.shape[0], 1, h, w).reshape(x.shape[0], h * w)
     for _ in range(n_iter):
         g = torch.baddbmm(-b[:, :, None], M, k[:, :, None])[:, :, 0]  # (B, hw): M k - b
