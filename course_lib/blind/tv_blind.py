@@ -30,7 +30,7 @@ use a latent weight that follows the noise, :math:`0.2\hat\sigma` (lower than th
 floor at the noise levels of chapter 5), and more kernel steps: the finest level is where the
 kernel's detail is read, and the schedule alone leaves it short of converged (on the development
 photograph and five other ``skimage`` images, none of them in chapter 5's test set, this lowers
-the mean kernel error from 0.78 to 0.61). The image returned is a non-blind TV deconvolution
+the mean kernel error from 0.78 to 0.61: ``benchmarks/bench_blind_refine.py``). The image returned is a non-blind TV deconvolution
 (:func:`~.nonblind.tv_deconvolve`) with the estimated kernel, at a weight proportional to the
 noise level estimated from :math:`y`.
 
