@@ -7,12 +7,17 @@ and never branch on environment variables themselves:
   unset or ``0`` selects the full settings whose results the text discusses.
 * ``COURSE_DEVICE`` overrides the device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
   by default CUDA is used when available.
+* ``COURSE_SEED`` (a non-negative int, default 0) shifts every random draw the chapters make
+  -- noise, masks, kernels, initialisations, sample seeds -- except the draws that reproduce an
+  original example's exact run, which keep that example's seed. ``COURSE_SEED=1`` reruns the
+  book on other draws: a claim that still holds is not the luck of one draw.
 
 Example
 -------
->>> from course_lib.config import pick, device, seed_everything
+>>> from course_lib.config import pick, device, seed, seeded, seed_everything
 >>> n_iter = pick(full=1000, fast=100)   # 1000, or 100 under COURSE_FAST=1
->>> generator = seed_everything(0)   # also returns a seeded CPU generator
+>>> generator = seed_everything(seed(0))   # also returns a seeded CPU generator
+>>> noise_gen = seeded(2)   # a generator for draw 2, shifted by COURSE_SEED
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["fast", "pick", "device", "threads", "seed_everything", "describe"]
+__all__ = ["fast", "pick", "device", "threads", "seed_offset", "seed", "seeded", "seed_everything", "describe"]
 
 T = TypeVar("T")
 _DEFAULT_THREADS = torch.get_num_threads()  # before any chapter changes it
@@ -84,6 +89,38 @@ def device() -> torch.device:
     return dev
 
 
+SEED_STRIDE = 100_000
+"""How far ``COURSE_SEED`` moves a seed: the chapters' own seeds are below it, so the shifted
+seeds of two draws never collide (``seed(b) = b + SEED_STRIDE * COURSE_SEED``)."""
+
+
+def seed_offset() -> int:
+    """``COURSE_SEED`` as an int (0 when unset); anything but a non-negative int raises ``ValueError``."""
+    raw = os.environ.get("COURSE_SEED", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ValueError(f"COURSE_SEED must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def seed(base: int = 0) -> int:
+    """The seed of a chapter's draw number ``base``, shifted by ``COURSE_SEED``.
+
+    ``seed(base) = base + SEED_STRIDE * COURSE_SEED``: ``base`` itself by default, so the book's
+    printed numbers come from ``COURSE_SEED=0``. A draw that reproduces an original example's run
+    uses that example's seed directly instead, so that the reproduction stays exact.
+    """
+    if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base < SEED_STRIDE:
+        raise ValueError(f"base must be an int in [0, {SEED_STRIDE}), got {base!r}")
+    return base + SEED_STRIDE * seed_offset()
+
+
+def seeded(base: int = 0) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with :func:`seed` ``(base)``: one chapter draw, movable by ``COURSE_SEED``."""
+    return torch.Generator().manual_seed(seed(base))
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (all devices) and return a CPU generator.
 
@@ -116,4 +153,5 @@ def threads() -> int:
 def describe() -> str:
     """One line for the top of a chapter: mode, device and library versions."""
     mode = "fast" if fast() else "full"
-    return f"mode: {mode} | device: {device()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
+    return (f"mode: {mode} | device: {device()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
+            f" | COURSE_SEED {seed_offset()}")

@@ -112,3 +112,31 @@ def test_threads_is_one_in_fast_mode_and_the_default_otherwise(monkeypatch):
     assert config.threads() == 1
     monkeypatch.setenv("COURSE_FAST", "0")
     assert config.threads() == config._DEFAULT_THREADS >= 1
+
+
+def test_seed_offset_default_and_shift(monkeypatch):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert config.seed_offset() == 0 and config.seed(7) == 7
+    monkeypatch.setenv("COURSE_SEED", "2")
+    assert config.seed_offset() == 2
+    assert config.seed(7) == 7 + 2 * config.SEED_STRIDE
+    assert "COURSE_SEED 2" in describe()
+    a = torch.rand(3, generator=config.seeded(7))
+    b = torch.rand(3, generator=torch.Generator().manual_seed(7 + 2 * config.SEED_STRIDE))
+    assert torch.equal(a, b)
+    monkeypatch.setenv("COURSE_SEED", "0")
+    assert not torch.equal(torch.rand(3, generator=config.seeded(7)), a)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "one"])
+def test_bad_course_seed(monkeypatch, value):
+    monkeypatch.setenv("COURSE_SEED", value)
+    with pytest.raises(ValueError, match="COURSE_SEED"):
+        config.seed(0)
+
+
+@pytest.mark.parametrize("base", [-1, config.SEED_STRIDE, 1.0, True])
+def test_bad_seed_base(monkeypatch, base):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    with pytest.raises(ValueError, match="base"):
+        config.seed(base)
