@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from course_lib.convolution import convolve2d
-from course_lib.kernel_estimation import (adam_projected, constant_init, kernel_loss, lipschitz_constant, pgd,
-                                          relative_error)
+from course_lib.kernel_estimation import (KernelLeastSquares, adam_projected, constant_init, kernel_loss,
+                                          lipschitz_constant, pgd, relative_error)
 from course_lib.projections import project_simplex
 
 
@@ -152,3 +153,86 @@ def test_bad_input_names_the_argument(call, match):
     x, y, k = _problem()
     with pytest.raises(ValueError, match=match):
         call(x, y, k)
+
+
+# --- KernelLeastSquares: the normal equations and the certified optimum -------------------------
+
+def _small_problem(noise=0.05, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 2, 24, 27, dtype=torch.float64, generator=g)
+    k = torch.rand(1, 1, 5, 4, dtype=torch.float64, generator=g) ** 4
+    k = k / k.sum()
+    y = convolve2d(x, k) + noise * torch.randn(1, 2, 20, 24, dtype=torch.float64, generator=g)
+    return x, y, k
+
+
+def test_patch_gram_equals_the_unfolded_patches():
+    import torch.nn.functional as F
+
+    from course_lib.kernel_estimation import _patch_gram
+    x = torch.rand(3, 21, 26, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for h, w in [(1, 1), (3, 5), (6, 4), (21, 1)]:
+        P = F.unfold(x[:, None], (h, w))                        # (C, hw, positions)
+        ref = torch.einsum("cip,cjp->ij", P, P)                 # the brute-force Gram matrix
+        torch.testing.assert_close(_patch_gram(x, h, w), ref, rtol=1e-12, atol=0)
+
+
+def test_least_squares_loss_and_gradient_equal_kernel_loss():
+    x, y, k = _small_problem()
+    ls = KernelLeastSquares(x, y, k.shape)
+    for kk in (k, torch.rand(k.shape, dtype=torch.float64)):
+        kk = kk.clone().requires_grad_(True)
+        ref = kernel_loss(kk, x, y)
+        (g_ref,) = torch.autograd.grad(ref, kk)
+        torch.testing.assert_close(ls.loss(kk), ref, rtol=1e-10, atol=0)
+        torch.testing.assert_close(ls.gradient(kk.detach()), g_ref, rtol=1e-9, atol=1e-15)
+
+
+def test_solve_matches_an_independent_solver_and_certifies_itself():
+    from scipy.optimize import minimize
+    x, y, k = _small_problem(noise=0.2, seed=3)   # noisy enough that entries sit at zero
+    ls = KernelLeastSquares(x, y, k.shape)
+    k_hat = ls.solve()
+    assert ls.gap(k_hat) <= 1e-9 * float(ls.loss(k_hat))
+    assert (k_hat >= 0).all() and abs(float(k_hat.sum()) - 1) < 1e-12
+    assert (k_hat == 0).sum() >= 3, "the test should exercise active constraints"
+    G, b = ls.G.numpy(), ls.b.numpy()
+    res = minimize(lambda v: 0.5 * v @ G @ v - b @ v, np.full(k.numel(), 1 / k.numel()),
+                   jac=lambda v: G @ v - b, method="SLSQP", bounds=[(0, None)] * k.numel(),
+                   constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1}],
+                   options={"ftol": 1e-15, "maxiter": 1000})
+    assert res.success
+    np.testing.assert_allclose(k_hat.flatten().numpy(), res.x, atol=1e-6)
+    # an optimiser's worse kernel has a larger gap: the certificate is not always small
+    k_pgd, _ = pgd(x, y, constant_init(k, margin=1), n_iter=3, progress=False)
+    assert ls.gap(k_pgd) > 1e-4 * float(ls.loss(k_pgd))
+
+
+def test_objective_runs_the_same_optimiser():
+    x, y, k = _small_problem()
+    ls = KernelLeastSquares(x, y, k.shape)
+    k0 = constant_init(k, margin=1)
+    fft, losses_fft = adam_projected(x, y, k0, lr=0.01, n_iter=20, progress=False)
+    gram, losses_gram = adam_projected(x, y, k0, lr=0.01, n_iter=20, progress=False, objective=ls.loss)
+    torch.testing.assert_close(torch.tensor(losses_gram), torch.tensor(losses_fft), rtol=1e-8, atol=0)
+    torch.testing.assert_close(gram, fft, rtol=0, atol=1e-10)
+    other = ls.with_data(y + 0.1)
+    assert torch.equal(other.G, ls.G) and not torch.equal(other.b, ls.b)
+    torch.testing.assert_close(other.loss(k), kernel_loss(k, x, y + 0.1), rtol=1e-10, atol=0)
+
+
+def test_least_squares_bad_input():
+    x, y, k = _small_problem()
+    with pytest.raises(ValueError, match="kernel_shape"):
+        KernelLeastSquares(x, y, (1, 2, 5, 4))
+    with pytest.raises(ValueError, match="y has shape"):
+        KernelLeastSquares(x, y[..., 1:], k.shape)
+    ls = KernelLeastSquares(x, y, k.shape)
+    with pytest.raises(ValueError, match="kernel must have shape"):
+        ls.loss(torch.ones(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="shape of the data"):
+        ls.with_data(y[..., 1:])
+    with pytest.raises(ValueError, match="tol"):
+        ls.solve(tol=0)
+    with pytest.raises(TypeError, match="objective"):
+        pgd(x, y, k, n_iter=2, progress=False, objective="L2")
