@@ -54,8 +54,18 @@ def test_two_processes_match_one_with_the_whole_batch(tmp_path):
     for a, b in zip(two["heldout_mse"], one["heldout_mse"]):  # the EMA networks agree too
         torch.testing.assert_close(torch.tensor(list(a.values())), torch.tensor(list(b.values())), rtol=1e-4, atol=0)
     saved = torch.load(tmp_path / "photos_denoiser.pt", weights_only=True)["state_dict"]
-    for name, v in one_net.state_dict().items():
-        torch.testing.assert_close(saved[name], v, rtol=1e-4, atol=1e-6)
+    # All weights as one vector: the distance of the 2-process weights from the 1-process ones, over the
+    # distance of the batch-4 weights (what a sharding bug gives). DDP sums the two half-batch gradients
+    # in another order than one process, so the first distance is rounding: per weight it reaches
+    # 1e-6 (Intel AVX-512 path), where a per-tensor tolerance failed on a bias still near 1e-7. Measured
+    # ratio: 9.6e-4 (AVX2) and 5.7e-4 (default path, MKL_CBWR=COMPATIBLE) here; 0.05 leaves rounding 50x
+    # room and still fails a sharding bug.
+    def flat(state):
+        return torch.cat([v.float().flatten() for n, v in sorted(state.items()) if v.is_floating_point()])
+    ref = flat(one_net.state_dict())
+    ratio = float((flat(saved) - ref).norm() / (flat(half_net.state_dict()) - ref).norm())
+    print(f"2-process weights: distance {ratio:.1e} of the batch-4 control's")
+    assert ratio < 0.05
     # Without sharding (each process on the same half batch) the curve would be the batch-4 one: far off.
     diff = (torch.tensor(half["train_loss"]) - torch.tensor(one["train_loss"])).abs().max()
     assert diff > 1e-3, f"the batch-4 and batch-8 curves should differ clearly, max difference {diff:.2e}"
