@@ -7,6 +7,9 @@ and never branch on environment variables themselves:
   unset or ``0`` selects the full settings whose results the text discusses.
 * ``COURSE_DEVICE`` overrides the device (``cpu``, ``cuda``, ``cuda:1``, ``mps``);
   by default CUDA is used when available.
+* ``COURSE_GRADING=1`` is grading mode, set by the autograder (``make grade``): an
+  exercise still left as its placeholder fails its self-check instead of printing
+  "not attempted yet" (:func:`grading`).
 
 Example
 -------
@@ -24,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["fast", "pick", "device", "threads", "seed_everything", "describe"]
+__all__ = ["fast", "pick", "device", "threads", "seed_everything", "describe", "grading"]
 
 T = TypeVar("T")
 _DEFAULT_THREADS = torch.get_num_threads()  # before any chapter changes it
@@ -117,3 +120,24 @@ def describe() -> str:
     """One line for the top of a chapter: mode, device and library versions."""
     mode = "fast" if fast() else "full"
     return f"mode: {mode} | device: {device()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
+
+
+def grading() -> bool:
+    """``True`` in grading mode, where a self-check fails on a placeholder instead of printing a hint.
+
+    ``COURSE_GRADING`` decides when it is set (same values as ``COURSE_FAST``; anything else raises
+    ``ValueError``). When it is unset, grading mode follows nbgrader: its autograder runs every
+    notebook with ``NBGRADER_EXECUTION=autograde``, so an instructor who presses "autograde" in
+    nbgrader's formgrader gets the same scores as ``make grade``, and a placeholder scores 0.
+    """
+    raw = os.environ.get("COURSE_GRADING")
+    if raw is None:
+        return os.environ.get("NBGRADER_EXECUTION", "") == "autograde"
+    raw = raw.strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(
+        f"COURSE_GRADING must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}"
+    )
