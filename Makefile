@@ -10,7 +10,7 @@ BIN           := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_SPEC    ?= torch==$(TORCH_VERSION)
 TORCH_INDEX   ?=
-EXTRAS        ?= book,test,lab
+EXTRAS        ?= book,test,lab,grade
 STAMP         := $(VENV)/.installed-$(EXTRAS)
 CHAPTERS      := $(sort $(wildcard book/[0-9]*.md))
 NOTEBOOKS     := $(patsubst book/%.md,notebooks/%.ipynb,$(CHAPTERS))
