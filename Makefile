@@ -10,7 +10,7 @@ BIN           := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_SPEC    ?= torch==$(TORCH_VERSION)
 TORCH_INDEX   ?=
-EXTRAS        ?= book,test,lab
+EXTRAS        ?= book,test,lab,grade
 STAMP         := $(VENV)/.installed-$(EXTRAS)
 CHAPTERS      := $(sort $(wildcard book/[0-9]*.md))
 NOTEBOOKS     := $(patsubst book/%.md,notebooks/%.ipynb,$(CHAPTERS))
@@ -18,7 +18,7 @@ JOBS          ?= 2
 
 export PYTHONHASHSEED := 0
 
-.PHONY: help install book book-fast book-student student-notebooks test robust lint unit nbval student-check book-check notebooks lab browser browser-student benchmarks clean
+.PHONY: help install book book-fast book-student student-notebooks assignments grade grade-check test robust lint unit nbval student-check book-check notebooks lab browser browser-student benchmarks clean
 
 help:
 	@echo "make book     executes every chapter (full settings) and builds _build/html"
@@ -27,6 +27,9 @@ help:
 	@echo "make lab      JupyterLab on the chapters"
 	@echo "make book-student  the book without solutions, in _build/student/html"
 	@echo "make student-notebooks  the chapters without solutions, to hand out: _build/student/notebooks"
+	@echo "make assignments  each chapter as an nbgrader assignment: _build/course/source and release"
+	@echo "make grade SUBMISSIONS=DIR  autogrades DIR/<learner>/NN_*.ipynb with nbgrader: _build/course/grades.csv"
+	@echo "make grade-check  grades a small test class of chapter 2 and checks every row (tests/test_grading.py)"
 	@echo "make browser  headless-Chromium checks of _build/html and of every chapter in JupyterLab"
 	@echo "make notebooks  writes the paired notebooks/*.ipynb"
 	@echo "make benchmarks runs benchmarks/ and rewrites benchmarks/RESULTS.md"
@@ -73,6 +76,23 @@ book-student: student-notebooks
 		--path-output $(STUDENT) -W --keep-going
 	rm -rf $(STUDENT)/html && mv $(STUDENT)/_build/html $(STUDENT)/html
 	@echo "Open file://$(CURDIR)/$(STUDENT)/html/index.html"
+
+# Grading with nbgrader (tools/assignments.py, tools/grade.py): the course folder is _build/course.
+# make grade SUBMISSIONS=DIR: DIR holds one folder per learner with their notebooks; autograde runs in
+# fast and grading mode, GRADE_TIMEOUT seconds per cell, JOBS learners at a time; feedback HTML in
+# _build/course/feedback, the gradebook in _build/course/grades.csv.
+GRADE_TIMEOUT ?= 120
+assignments: $(STAMP)
+	$(BIN)/python tools/assignments.py
+
+grade: assignments
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR (one folder per learner)"; exit 2; }
+	OMP_NUM_THREADS=1 $(BIN)/python tools/grade.py "$(SUBMISSIONS)" --timeout $(GRADE_TIMEOUT) --jobs $(JOBS)
+
+# A class of seven learners on chapter 2 (untouched, solved, wrong, raising, looping, corrupted,
+# erased), graded and checked row by row; about two minutes on 2 cores.
+grade-check: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -m grading -p no:cacheprovider tests/test_grading.py
 
 unit: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS) tests

@@ -11,6 +11,9 @@ and never branch on environment variables themselves:
   -- noise, masks, kernels, initialisations, sample seeds -- except the draws that reproduce an
   original example's exact run, which keep that example's seed. ``COURSE_SEED=1`` reruns the
   book on other draws: a claim that still holds is not the luck of one draw.
+* ``COURSE_GRADING=1`` is grading mode, set by the autograder (``make grade``): an
+  exercise still left as its placeholder fails its self-check instead of printing
+  "not attempted yet" (:func:`grading`).
 
 Example
 -------
@@ -29,7 +32,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["fast", "pick", "device", "threads", "seed_offset", "seed", "seeded", "seed_everything", "describe"]
+__all__ = ["fast", "pick", "device", "threads", "seed_offset", "seed", "seeded", "seed_everything", "describe",
+           "grading"]
 
 T = TypeVar("T")
 _DEFAULT_THREADS = torch.get_num_threads()  # before any chapter changes it
@@ -155,3 +159,24 @@ def describe() -> str:
     mode = "fast" if fast() else "full"
     return (f"mode: {mode} | device: {device()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
             f" | COURSE_SEED {seed_offset()}")
+
+
+def grading() -> bool:
+    """``True`` in grading mode, where a self-check fails on a placeholder instead of printing a hint.
+
+    ``COURSE_GRADING`` decides when it is set (same values as ``COURSE_FAST``; anything else raises
+    ``ValueError``). When it is unset, grading mode follows nbgrader: its autograder runs every
+    notebook with ``NBGRADER_EXECUTION=autograde``, so an instructor who presses "autograde" in
+    nbgrader's formgrader gets the same scores as ``make grade``, and a placeholder scores 0.
+    """
+    raw = os.environ.get("COURSE_GRADING")
+    if raw is None:
+        return os.environ.get("NBGRADER_EXECUTION", "") == "autograde"
+    raw = raw.strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(
+        f"COURSE_GRADING must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}"
+    )

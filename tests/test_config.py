@@ -140,3 +140,26 @@ def test_bad_seed_base(monkeypatch, base):
     monkeypatch.delenv("COURSE_SEED", raising=False)
     with pytest.raises(ValueError, match="base"):
         config.seed(base)
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("on", True), ("0", False), ("", False)])
+def test_grading_from_course_grading(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_GRADING", value)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # COURSE_GRADING wins when set
+    assert config.grading() is expected
+
+
+@pytest.mark.parametrize("value, expected", [("autograde", True), ("validate", False), (None, False)])
+def test_grading_follows_nbgrader_when_unset(monkeypatch, value, expected):
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    if value is None:
+        monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    else:
+        monkeypatch.setenv("NBGRADER_EXECUTION", value)
+    assert config.grading() is expected
+
+
+def test_bad_course_grading(monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING", "sometimes")
+    with pytest.raises(ValueError, match="COURSE_GRADING"):
+        config.grading()

@@ -7,7 +7,9 @@ Every check follows the same conventions, so a learner meets one behaviour in ev
 * **Not attempted yet.** The placeholder a chapter gives the learner is a function whose body
   raises ``NotImplementedError``, or a value left as ``None`` or ``...``. For it the check prints
   one line containing "not attempted yet" and the first hint, and returns without raising, so a
-  notebook run top to bottom never stops at an exercise.
+  notebook run top to bottom never stops at an exercise. In grading mode
+  (:func:`course_lib.config.grading`, set by the autograder) the check raises
+  :class:`NotAttempted` with the same line instead, so the exercise scores 0.
 * **Wrong.** A wrong answer raises :class:`AssertionError` with what was expected, what came out
   and a hint.
 * **Right.** A right answer prints one line starting with "✓".
@@ -29,13 +31,19 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .. import config
+
 __all__ = ["passed", "expect_close", "self_check", "attempt", "answer", "NotAttempted"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class NotAttempted(Exception):
-    """Raised inside a check when the learner's answer is still the placeholder."""
+    """Raised inside a check when the learner's answer is still the placeholder.
+
+    A check catches it and prints "not attempted yet"; in grading mode it leaves the check,
+    which then fails like a wrong answer.
+    """
 
 
 def passed(message: str) -> None:
@@ -54,7 +62,10 @@ def self_check(hint: str) -> Callable[[F], F]:
             try:
                 return check(*args, **kwargs)
             except NotAttempted:
-                print(f"\u2026 {check.__name__}: not attempted yet. First hint: {hint}")
+                message = f"{check.__name__}: not attempted yet. First hint: {hint}"
+                if config.grading():
+                    raise NotAttempted(message) from None
+                print(f"\u2026 {message}")
                 return None
 
         return wrapper  # type: ignore[return-value]
