@@ -235,8 +235,9 @@ class KernelLeastSquares:
     With :math:`X k = k * x` (``padding="valid"``, one kernel for every channel) and :math:`N` =
     ``y.numel()``,
 
-    .. math::  f(k) = \tfrac1{2N}\|Xk - y\|^2 = \tfrac12 k^\top G k - b^\top k + c,\qquad
-               G = X^\top X / N,\quad b = X^\top y / N,\quad c = \tfrac1{2N}\|y\|^2.
+    .. math::  f(k) = \tfrac1{2N}\|Xk - y\|^2 = \tfrac12 k^\top G k - b^\top k + c,
+
+    .. math::  G = X^\top X / N,\quad b = X^\top y / N,\quad c = \tfrac1{2N}\|y\|^2.
 
     Column :math:`(a, b)` of :math:`X` is the image shifted by the kernel offset, so :math:`G`
     is the Gram matrix of the image's :math:`h \times w` patches (``F.unfold``), built once in
