@@ -48,6 +48,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -240,8 +241,9 @@ class KernelLeastSquares:
     .. math::  G = X^\top X / N,\quad b = X^\top y / N,\quad c = \tfrac1{2N}\|y\|^2.
 
     Column :math:`(a, b)` of :math:`X` is the image shifted by the kernel offset, so :math:`G`
-    is the Gram matrix of the image's :math:`h \times w` patches (``F.unfold``), built once in
-    float64 in strips of rows. A gradient is then one ``hw x hw`` product.
+    is the Gram matrix of the image's :math:`h \times w` patches (:func:`_patch_gram`), built once
+    in float64, with its spectrum on zero-sum kernels (:meth:`zero_sum_curvatures`). A gradient is
+    then one ``hw x hw`` product.
 
     :meth:`solve` runs FISTA (Beck & Teboulle 2009, with the adaptive restart of O'Donoghue &
     Candes 2015) at the step :math:`1/L`, :math:`L` the largest eigenvalue of :math:`G` on
@@ -277,6 +279,11 @@ class KernelLeastSquares:
         self._X = ImageConvolution(xd[:, None], (1, 1, h, w))
         # (k * x)_p = sum_m k_m patch_p[hw - 1 - m]: the true convolution flips the kernel.
         self.G = _patch_gram(xd, h, w).flip(0, 1) / self.n
+        n = self.G.shape[0]
+        P = torch.eye(n, dtype=torch.float64, device=self.G.device) - 1.0 / n
+        # P G P is G on zero-sum kernels plus one zero eigenvalue, along the all-ones kernel (G is
+        # positive definite, so every other eigenvalue is positive): drop the smallest.
+        self._curvatures = torch.linalg.eigvalsh(P @ self.G @ P)[1:]
         self._set_data(y)
 
     def _set_data(self, y: torch.Tensor) -> None:
@@ -288,9 +295,7 @@ class KernelLeastSquares:
         """The same image and kernel shape with other data ``y``: :math:`G` is kept, :math:`b, c` recomputed."""
         if tuple(y.shape) != self.y_shape:
             raise ValueError(f"y must have the shape of the data this was built with, {self.y_shape}, got {tuple(y.shape)}")
-        other = object.__new__(KernelLeastSquares)
-        other.kernel_shape, other.n, other.y_shape, other._X, other.G = (self.kernel_shape, self.n, self.y_shape,
-                                                                        self._X, self.G)
+        other = copy.copy(self)  # shares G and its spectrum
         other._set_data(y)
         return other
 
@@ -306,11 +311,14 @@ class KernelLeastSquares:
         k = kernel.reshape(-1).to(torch.float64)
         return (self.G @ k - self.b).reshape(self.kernel_shape)
 
+    def zero_sum_curvatures(self) -> torch.Tensor:
+        """The ``hw - 1`` eigenvalues of :math:`G` on zero-sum kernels, ascending: the curvatures of
+        :math:`f` along the directions a point of the simplex can move in."""
+        return self._curvatures
+
     def lipschitz(self) -> float:
-        """The largest eigenvalue of :math:`PGP`, :math:`P` the projection on zero-sum kernels."""
-        n = self.G.shape[0]
-        P = torch.eye(n, dtype=torch.float64, device=self.G.device) - 1.0 / n
-        return float(torch.linalg.eigvalsh(P @ self.G @ P)[-1])
+        """The largest eigenvalue of :math:`G` on zero-sum kernels: :math:`L` of :func:`lipschitz_constant`, exact."""
+        return float(self._curvatures[-1])
 
     def gap(self, kernel: torch.Tensor) -> float:
         r"""The Frank--Wolfe gap at a kernel on the simplex: an upper bound on :math:`f(k) - \min_\Delta f`."""
@@ -356,8 +364,7 @@ class KernelLeastSquares:
         for it in range(max_iter):
             if it % 50 == 0:
                 k = self._polish(k)
-                g = self.G @ k - self.b
-                if float(g @ k - g.min()) <= tol * float(self.loss(k.reshape(self.kernel_shape))):
+                if self.gap(k) <= tol * float(self.loss(k.reshape(self.kernel_shape))):
                     return k.reshape(self.kernel_shape)
             k_next = project_simplex((z - step * (self.G @ z - self.b))[None], dim=-1)[0]
             if float((z - k_next) @ (k_next - k)) > 0:  # the momentum points uphill: restart
