@@ -18,8 +18,8 @@ of :math:`\sigma` keeps the scale positive and makes gradient steps multiplicati
 which suits a scale parameter.
 
 A 2-D isotropic Gaussian is separable, :math:`g_\sigma(i, j) = w_i w_j`, so
-:func:`gaussian_blur2d` is two 1-D passes. Every blur here zero-pads and keeps the
-input's size (a correlation, equal to a convolution since the taps are symmetric).
+:func:`gaussian_blur2d` is two 1-D passes. Every blur here zero-pads (a 1-D blur can
+also reflect) and keeps the input's size (a correlation, equal to a convolution since the taps are symmetric).
 On a line of :math:`N` samples that blur is the banded symmetric Toeplitz matrix
 :math:`T_{ij} = w_{j-i}`, applied as one batched matmul (on a CPU it beat a depthwise
 ``conv1d`` for the course's images, forward and backward; lines longer than
@@ -175,12 +175,34 @@ def _blur_lines(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     return out.reshape(B, M, C, L).permute(0, 2, 1, 3)  # (B, C, M, L)
 
 
-def gaussian_blur1d(x: torch.Tensor, sigma, std_devs: float = 2) -> torch.Tensor:
+def _reflect_lines(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Correlate the lines ``x`` ``(B, C, L)`` with ``taps`` ``(1|C, K)``, reflect padding.
+
+    The signal is extended as ``numpy.pad(mode="reflect")`` does, ``d c b | a b c d | c b a``,
+    to any width: the extension is periodic with period :math:`2(L-1)`, so sample ``i`` of
+    the padded line is sample ``m = i mod 2(L-1)``, folded back as ``2(L-1) - m`` past the end.
+    """
+    C, L = x.shape[1], x.shape[2]
+    R = taps.shape[-1] // 2
+    period = 2 * (L - 1)
+    m = torch.arange(-R, L + R, device=x.device) % period  # (L + 2R,)
+    idx = torch.where(m > L - 1, period - m, m)
+    weight = taps.expand(C, -1)[:, None, :]  # (C, 1, K)
+    return F.conv1d(x[..., idx], weight, groups=C)  # (B, C, L)
+
+
+def gaussian_blur1d(x: torch.Tensor, sigma, std_devs: float = 2, *, padding: str = "zeros") -> torch.Tensor:
     r"""Blur signals ``x`` of shape ``(B, C, L)`` with a Gaussian of scale ``sigma``.
 
     ``sigma``: positive float, 0-dim tensor, or ``(C,)`` tensor (one scale per
-    channel). Zero padding; the output has ``x``'s shape, dtype and device and is
-    differentiable in ``x`` and ``sigma``.
+    channel). ``padding``: ``"zeros"`` (the default, as the original example) or
+    ``"reflect"`` (the signal mirrored about its end samples, repeatedly for supports
+    longer than the signal; needs ``L >= 2``). The output has ``x``'s shape, dtype and
+    device and is differentiable in ``x`` and ``sigma``.
+
+    As :math:`\sigma \to \infty` the taps over the signal become flat, so the blur tends
+    to a moving average: with zero padding each output is :math:`\sum_j x_j / Z(\sigma)
+    \to 0`; with reflect padding it tends to the mean of the mirrored signal.
 
     >>> x = torch.randn(1, 1, 100, dtype=torch.float64)
     >>> gaussian_blur1d(x, 3.0).shape                     # (B, C, L)
@@ -188,8 +210,14 @@ def gaussian_blur1d(x: torch.Tensor, sigma, std_devs: float = 2) -> torch.Tensor
     """
     _check_input(x, 3, "(B, C, L)")
     std_devs = _check_std_devs(std_devs)
+    if padding not in ("zeros", "reflect"):
+        raise ValueError(f"padding must be 'zeros' or 'reflect', got {padding!r}")
     C, L = x.shape[1], x.shape[2]
     s = _check_sigma(sigma, "sigma", C, x.dtype, x.device)
+    if padding == "reflect":
+        if L < 2:
+            raise ValueError(f"padding='reflect' needs signals of at least 2 samples, got L={L}")
+        return _reflect_lines(x, _taps(s.reshape(-1), std_devs))  # (B, C, L)
     w = _taps(s.reshape(-1), std_devs, extent=L)  # (1|C, K)
     return _blur_lines(x[:, :, None, :], w)[:, :, 0, :]  # (B, C, L)
 

@@ -71,6 +71,34 @@ def test_blur1d_matches_scipy(sigma):
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("sigma", [0.4, 3.0, 40.0, 300.0])  # 40, 300: mirrored many times
+def test_blur1d_reflect_matches_numpy_pad(sigma):
+    x = _rand(2, 3, 17)
+    taps = _numpy_taps(sigma)
+    r = taps.size // 2
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (r, r)), mode="reflect")  # repeats reflection
+    ref = np.stack([[np.correlate(line, taps, mode="valid") for line in b] for b in padded])
+    y = gaussian_blur1d(x, sigma, padding="reflect")
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_blur1d_large_sigma_limits():
+    """Both paddings tend to a moving average: of zeros and x (-> sum(x)/Z), or of the mirror."""
+    x = _rand(1, 1, 100)
+    w0 = gaussian_kernel1d(1000.0, dtype=F64).max()  # 1/Z; the taps over 100 samples are flat to 0.5 %
+    zeros = gaussian_blur1d(x, 1000.0)
+    assert (zeros - w0 * x.sum()).abs().max() < 0.01 * w0 * x.abs().sum()
+    period = torch.cat([x, x[..., 1:-1].flip(-1)], dim=-1)  # one period of the mirrored signal
+    reflect = gaussian_blur1d(x, 1000.0, padding="reflect")
+    assert (reflect - period.mean()).abs().max() < 0.02 * x.abs().max()
+
+
+def test_gradcheck_blur1d_reflect():
+    x = _rand(1, 2, 9).requires_grad_()
+    sigma = torch.tensor([0.9, 6.3], dtype=F64, requires_grad=True)  # 6.3: support > 2 periods
+    assert torch.autograd.gradcheck(lambda a, s: gaussian_blur1d(a, s, padding="reflect"), (x, sigma))
+
+
 def test_long_lines_take_the_conv_path_and_agree():
     x = _rand(1, 2, TOEPLITZ_MAX + 77)
     ref = ndi.convolve1d(x.numpy(), _numpy_taps(4.3), axis=-1, mode="constant", cval=0.0)
@@ -210,6 +238,8 @@ X1, X2 = _rand(1, 1, 10), _rand(1, 3, 8, 8)
         (lambda: gaussian_blur1d(X1.numpy(), 1.0), TypeError, "x"),
         (lambda: gaussian_blur1d(X1.long(), 1.0), TypeError, "x"),
         (lambda: gaussian_blur1d(X1, 1.0, std_devs=-1), ValueError, "std_devs"),
+        (lambda: gaussian_blur1d(X1, 1.0, padding="circular"), ValueError, "padding"),
+        (lambda: gaussian_blur1d(X1[..., :1], 1.0, padding="reflect"), ValueError, "padding"),
         (lambda: gaussian_blur2d(X1, 1.0), ValueError, "x"),
         (lambda: gaussian_blur2d(X2, -2.0), ValueError, "sigma"),
         (lambda: gaussian_blur2d(X2, torch.tensor([1.0, -1.0, 1.0])), ValueError, "sigma"),
