@@ -103,11 +103,9 @@ nbval: notebooks
 # The claims are not the luck of one draw or one CPU: the chapters again, fast mode, with every draw
 # moved (COURSE_SEED=1), PyTorch's portable kernels instead of AVX2/AVX-512 and MKL's reproducible code
 # path. Any other combination runs the same way, e.g. `ATEN_CPU_CAPABILITY=avx2 make nbval`.
-# ROBUST_CHAPTERS lists the chapters whose asserted claims hold on other draws. Chapter 5 still asserts
-# some claims measured on one draw (its drift comparison): under COURSE_SEED=1 those assertions fail, so
-# it stays out of this target until they rest on several draws.
+# ROBUST_CHAPTERS lists the chapters whose asserted claims hold on other draws: all of them.
 ROBUST_ENV ?= COURSE_SEED=1 ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
-ROBUST_CHAPTERS ?= 01 02 03 04
+ROBUST_CHAPTERS ?= 01 02 03 04 05
 robust: notebooks
 	$(ROBUST_ENV) COURSE_FAST=1 OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS) --dist loadfile --nbval-lax \
 		-p no:cacheprovider $(foreach c,$(ROBUST_CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb))

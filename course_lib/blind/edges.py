@@ -4,9 +4,9 @@ To estimate the kernel, the latent image need not be a good picture: it must hav
 edges* of the true image and nothing else, because the kernel is what turns those edges into the
 blurred edges of :math:`y` (Cho & Lee, "Fast motion deblurring", SIGGRAPH Asia 2009,
 predict them with shock filters and gradient thresholding). A TV latent image does not do this
-reliably: TV penalises an edge by its height, and blur lowers the TV of an image, so the TV
-alternation drifts from the true kernel towards the delta (Levin et al. 2009; the
-chapter measures the drift). The :math:`\ell_0` gradient prior counts edges instead of weighing
+reliably: blur lowers the TV of an image, so the TV alternation drifts from the true kernel
+towards the delta (Levin et al. 2009; chapter 5 measures the drift, and that the
+:math:`\ell_0` alternation drifts less). The :math:`\ell_0` gradient prior counts edges instead of weighing
 them, and a blurred edge costs *more* than a sharp one (many small gradients instead of one):
 
 .. math::  \min_x\ \tfrac12\|k * x - y\|^2 + \lambda\,\#\{p : (\nabla x)_p \ne 0\},

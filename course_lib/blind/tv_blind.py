@@ -16,8 +16,8 @@ iterations; coarse to fine over an image pyramid -- and two more:
   which weights the edges, where the blur shows (Cho & Lee 2009);
 * the latent image of the kernel step is a sharp-edge image from an :math:`\ell_0` gradient prior
   (:func:`~.edges.l0_latent`, ``latent="l0"``, the default) rather than the TV image
-  (``latent="tv"``): started from the true kernel, the TV alternation drifts away from it and the
-  :math:`\ell_0` one does not (chapter 5 measures both).
+  (``latent="tv"``): started from the true kernel, with noise, both alternations drift away from it
+  and the TV one drifts further (chapter 5 measures both over six draws).
 
 One outer iteration at one pyramid level: (1) the latent image with the current kernel and
 weight :math:`\lambda_t`; (2) ``k_iter`` PGD steps on the kernel; (3)
