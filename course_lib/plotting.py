@@ -30,7 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_numpy_image", "show_images", "plot_losses", "frame_player", "PLAYER_MAX_BYTES", "show_kernels"]
+__all__ = ["to_numpy_image", "show_images", "plot_losses", "frame_player", "PLAYER_MAX_BYTES", "show_kernels",
+           "markdown_table"]
 
 
 def to_numpy_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -227,3 +228,23 @@ def show_kernels(
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     return fig
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table from a header and rows of cells (each cell ``str()``-ed), for ``display(Markdown(...))``.
+
+    Example
+    -------
+    >>> print(markdown_table(["method", "error"], [["GD", "1.0"], ["SIP", "0.5"]]))
+    | method | error |
+    |---|---|
+    | GD | 1.0 |
+    | SIP | 0.5 |
+    """
+    width = len(header)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"rows[{i}] has {len(row)} cells, the header {width}")
+    lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)

@@ -8,14 +8,19 @@ import torch
 
 from course_lib.checks.sip import (
     AMOUNT_GRID,
+    MU_GRID,
+    MU_NOISE,
     _np_damped_inverse,
     check_best_amount,
+    check_best_mu,
     check_fourier_multiplier,
     check_gd_gradient,
     check_signal_weight,
+    check_sip_loss,
+    check_tikhonov,
     exercise_problem,
 )
-from course_lib.heat import diffuse, inverse_diffuse, inverse_diffuse_details, log_kernel
+from course_lib.heat import diffuse, inverse_diffuse, inverse_diffuse_details, log_kernel, tikhonov_inverse
 
 
 def placeholder(*args):
@@ -156,3 +161,90 @@ def test_best_amount_rejects_neighbours_and_the_true_amount(wrong):
 
 def test_amount_grid_brackets_the_true_amount():
     assert min(AMOUNT_GRID) < 8.0 < max(AMOUNT_GRID) and 8.0 in AMOUNT_GRID
+
+
+# ----------------------------------------------------------------------------- exercise 5
+def right_sip_loss(x_hat, y, amount, inverse):
+    with torch.no_grad():
+        target = x_hat + inverse(y - diffuse(x_hat, amount))
+    return 0.5 * (x_hat - target).square().sum(dim=(-3, -2, -1))
+
+
+def _no_stop_gradient(x_hat, y, amount, inverse):
+    target = x_hat + inverse(y - diffuse(x_hat, amount))
+    return 0.5 * (x_hat - target).square().sum(dim=(-3, -2, -1))
+
+
+def _all_detached(x_hat, y, amount, inverse):
+    return right_sip_loss(x_hat, y, amount, inverse).detach()
+
+
+def test_sip_loss_right_and_placeholder(capsys):
+    assert_passes(capsys, check_sip_loss, right_sip_loss)
+    assert_not_attempted(capsys, check_sip_loss, placeholder)
+
+
+@pytest.mark.parametrize("wrong", [
+    _no_stop_gradient,                                                     # the gradient flows through Δx
+    _all_detached,                                                         # no gradient at all
+    lambda x, y, a, inv: right_sip_loss(x, y, a, inv).sum(),               # summed over the batch
+    lambda x, y, a, inv: 2 * right_sip_loss(x, y, a, inv),                 # without the ½
+    lambda x, y, a, inv: right_sip_loss(x, y, a, lambda r: -inv(r)),       # sign of the update
+    lambda x, y, a, inv: 0.5 * (diffuse(x, a) - y).square().sum(dim=(-3, -2, -1)),  # GD's loss
+], ids=["no_stopgrad", "detached", "batch_sum", "factor2", "sign", "gd_loss"])
+def test_sip_loss_rejects_mistakes(wrong):
+    with pytest.raises(AssertionError):
+        check_sip_loss(wrong)
+
+
+# ----------------------------------------------------------------------------- exercise 6
+def test_tikhonov_right_and_placeholder(capsys):
+    assert_passes(capsys, check_tikhonov, tikhonov_inverse)
+    assert_not_attempted(capsys, check_tikhonov, placeholder)
+
+
+def _lam(dy, a):
+    return torch.exp(-log_kernel(dy.shape[-2:], a))
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda dy, a, mu: torch.fft.ifft2(torch.fft.fft2(dy) / (_lam(dy, a) + mu)).real,        # 1/(λ + μ)
+    lambda dy, a, mu: torch.fft.ifft2(torch.fft.fft2(dy) / (_lam(dy, a) ** 2 + mu)).real,   # without P
+    lambda dy, a, mu: tikhonov_inverse(dy, a, mu**2),                                      # μ² for μ
+    lambda dy, a, mu: tikhonov_inverse(dy, a, 1.01 * mu),                                  # 1 % off
+    lambda dy, a, mu: diffuse(dy, a) / mu,                                                 # GD's limit
+], ids=["lam_plus_mu", "no_p", "mu_squared", "near_miss", "gd_limit"])
+def test_tikhonov_rejects_mistakes(wrong):
+    with pytest.raises(AssertionError):
+        check_tikhonov(wrong)
+
+
+def _one_step_errors(noise):
+    x, y = exercise_problem(noise)
+    m = y.mean(dim=(-2, -1), keepdim=True)
+    return {mu: float((m + tikhonov_inverse(y - m, 8.0, mu) - x).abs().sum(dim=(-3, -2, -1)).mean())
+            for mu in MU_GRID}
+
+
+def test_best_mu_right_placeholder_and_neighbours(capsys):
+    errors = _one_step_errors(MU_NOISE)
+    best = min(errors, key=errors.get)
+    assert MU_GRID[0] < best < MU_GRID[-1]  # an interior optimum: the grid brackets it
+    assert_passes(capsys, check_best_mu, best)
+    assert_not_attempted(capsys, check_best_mu, None)
+    i = MU_GRID.index(best)
+    for wrong in (MU_GRID[i - 1], MU_GRID[i + 1], min(_one_step_errors(0.0), key=_one_step_errors(0.0).get)):
+        if wrong != best:
+            with pytest.raises(AssertionError):
+                check_best_mu(wrong)
+
+
+def test_tikhonov_with_mu_is_one_check(capsys):
+    errors = _one_step_errors(MU_NOISE)
+    best = min(errors, key=errors.get)
+    assert_passes(capsys, lambda f: check_tikhonov(f, best), tikhonov_inverse)
+    check_tikhonov(tikhonov_inverse, None)  # the inverse done, the damping not yet: one line
+    out = capsys.readouterr().out
+    assert out.count("not attempted yet") == 1 and "✓" not in out
+    with pytest.raises(AssertionError):
+        check_tikhonov(tikhonov_inverse, 1e-12)

@@ -12,6 +12,9 @@ from course_lib.heat import (
     heat_sources,
     inverse_diffuse,
     inverse_diffuse_details,
+    source_spectrum,
+    tikhonov_inverse,
+    wiener_inverse,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -204,3 +207,46 @@ def test_widget_draws_default_and_extreme_states():
         fig = draw_heat_inversion(amount, log10_noise)
         assert len(fig.axes) >= 5
         plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- classical inverses
+def _np_multiplier_apply(dy, mult):
+    return np.fft.ifft2(np.fft.fft2(dy) * mult).real
+
+
+def test_tikhonov_inverse_against_numpy_and_its_two_limits():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 1, 16, 16, generator=g, dtype=torch.float64)
+    fy = np.fft.fftfreq(16)
+    lam = np.exp(-4 * np.pi**2 * (fy[:, None] ** 2 + fy[None, :] ** 2) * 0.5)
+    for mu in (1e-3, 0.3):
+        ref = _np_multiplier_apply(x.numpy(), lam / (lam**2 + mu))
+        np.testing.assert_allclose(tikhonov_inverse(x, 0.5, mu).numpy(), ref, rtol=1e-10, atol=1e-12)
+    # mu -> 0: the exact inverse of diffuse; mu -> inf: gradient descent's direction P r / mu
+    y = diffuse(x, 0.5)
+    torch.testing.assert_close(tikhonov_inverse(y, 0.5, 1e-14), x, rtol=1e-5, atol=1e-5)
+    big = 1e8
+    torch.testing.assert_close(big * tikhonov_inverse(y, 0.5, big), diffuse(y, 0.5), rtol=1e-6, atol=1e-9)
+
+
+def test_wiener_inverse_is_tikhonov_for_a_flat_spectrum_and_source_spectrum_is_centred():
+    g = torch.Generator().manual_seed(1)
+    dy = torch.randn(1, 1, 32, 32, generator=g, dtype=torch.float64)
+    flat = torch.full((32, 32), 4.0, dtype=torch.float64)
+    mu = 32 * 32 * 0.01**2 / 4.0  # H W sigma^2 / S
+    torch.testing.assert_close(wiener_inverse(dy, 2.0, flat, 0.01), tikhonov_inverse(dy, 2.0, mu))
+    s = source_spectrum(16, size=32, generator=torch.Generator().manual_seed(2))
+    assert s.shape == (32, 32) and float(s[0, 0]) < 1e-20 * float(s.max())  # the mean is removed
+    assert torch.allclose(s, torch.roll(s.flip(0, 1), (1, 1), (0, 1)))  # real sources: S(k) = S(-k)
+
+
+def test_classical_inverses_name_bad_arguments():
+    dy = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="mu"):
+        tikhonov_inverse(dy, 1.0, 0.0)
+    with pytest.raises(ValueError, match="spectrum"):
+        wiener_inverse(dy, 1.0, torch.ones(4, 4), 0.1)
+    with pytest.raises(ValueError, match="noise_std"):
+        wiener_inverse(dy, 1.0, torch.ones(8, 8), 0.0)
+    with pytest.raises(ValueError, match="n must"):
+        source_spectrum(0)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from course_lib.heat import diffuse, heat_sources, inverse_diffuse
+from course_lib.heat import diffuse, heat_sources, inverse_diffuse, tikhonov_inverse
 from course_lib.models import UNet
-from course_lib.sip import gd_loss, heat_errors, predict, sip_loss, train_heat_inverter
+from course_lib.sip import gd_loss, heat_errors, predict, pseudo_labels, sip_loss, train_heat_inverter
 
 
 def _batch(n=3, size=32, seed=0):
@@ -177,3 +177,37 @@ def test_bad_inputs_name_the_argument():
         train_heat_inverter("sip", steps=1, batch_size=1, snapshots=torch.rand(32, 32))
     with pytest.raises(ValueError, match="snapshot_every"):
         train_heat_inverter("sip", steps=1, batch_size=1, snapshot_every=0)
+
+
+def test_sip_loss_takes_another_inverse_and_pseudo_labels_are_one_step_from_the_mean():
+    x_true, y = _batch()
+    x_hat = (x_true + 0.1 * torch.randn_like(x_true)).requires_grad_()
+    inverse = lambda r: tikhonov_inverse(r, 8.0, 1e-10)  # noqa: E731
+    loss, _ = sip_loss(x_hat, y, 8.0, inverse=inverse)
+    loss.sum().backward()
+    torch.testing.assert_close(x_hat.grad, -inverse(y - diffuse(x_hat.detach(), 8.0)))
+    m = y.mean(dim=(-2, -1), keepdim=True)
+    torch.testing.assert_close(pseudo_labels(y, 8.0, inverse=inverse), m + inverse(y - m))
+    torch.testing.assert_close(pseudo_labels(y, 8.0, 1e-14),
+                               m + inverse_diffuse(y - m, 8.0, torch.full_like(y, 1e-14)))
+    with pytest.raises(TypeError, match="inverse"):
+        sip_loss(x_hat, y, 8.0, inverse="tikhonov")
+
+
+def test_sgd_noise_and_pseudo_labels_train_and_a_diverging_rate_is_reported():
+    kwargs = dict(steps=4, batch_size=2, size=32, progress=False)
+    clean = train_heat_inverter("pseudo", **kwargs)
+    noisy = train_heat_inverter("pseudo", noise=1e-2, sip_uncertainty=1e-2, **kwargs)
+    # the same sources with and without noise: the first batch's source error differs only through
+    # the prediction from a noisy observation, so it changes, but by far less than the error itself
+    assert 0 < abs(clean["x_l1"][0] - noisy["x_l1"][0]) < 0.05 * clean["x_l1"][0]
+    sgd = train_heat_inverter("sip", optimizer="sgd", lr=1e-3, **kwargs)
+    assert len(sgd["x_l1"]) == 4 and "diverged" not in sgd
+    blow = train_heat_inverter("supervised", optimizer="sgd", lr=1e6, **kwargs)
+    assert "diverged" in blow and len(blow["x_l1"]) == blow["diverged"] < 4
+    with pytest.raises(ValueError, match="optimizer"):
+        train_heat_inverter("sip", optimizer="lbfgs", **kwargs)
+    with pytest.raises(ValueError, match="noise"):
+        train_heat_inverter("sip", noise=-1.0, **kwargs)
+    with pytest.raises(TypeError, match="sip_inverse"):
+        train_heat_inverter("sip", sip_inverse=1.0, **kwargs)

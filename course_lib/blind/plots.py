@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..plotting import frame_player, show_kernels, to_numpy_image
+from ..plotting import frame_player, markdown_table, show_kernels, to_numpy_image
 
 __all__ = ["images_and_kernels", "image_row", "image_grid", "kernel_player", "mean_std", "markdown_table",
            "table_row"]
@@ -102,13 +102,6 @@ def mean_std(a: np.ndarray, fmt: str = ".2f") -> str:
     """``"m ± s"`` of an array (population standard deviation)."""
     a = np.asarray(a, dtype=float)
     return f"{a.mean():{fmt}} ± {a.std():{fmt}}"
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table from a header and rows of strings."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def table_row(name: str, result: tuple) -> list[str]:

@@ -3,7 +3,10 @@
 * :func:`check_fourier_multiplier` -- exercise 1, the eigenvalue of diffusion on a Fourier mode;
 * :func:`check_gd_gradient` -- exercise 2, the gradient of the physics loss, without autograd;
 * :func:`check_signal_weight` -- exercise 3, the weight p_k of "signal" in the damped inverse;
-* :func:`check_best_amount` -- exercise 4, a misspecified diffusion amount in the inverse.
+* :func:`check_best_amount` -- exercise 4, a misspecified diffusion amount in the inverse;
+* :func:`check_sip_loss` -- exercise 5, the SIP proxy loss and its gradient -Δx;
+* :func:`check_tikhonov` -- exercise 6, the Tikhonov (Levenberg--Marquardt) inverse;
+* :func:`check_best_mu` -- exercise 6, its damping for one step at noise 1e-4.
 
 :func:`exercise_problem` gives the exercises the same small, fixed problem. The references are
 computed here with NumPy from the closed forms and from the original notebook's formulas
@@ -28,10 +31,16 @@ __all__ = [
     "check_gd_gradient",
     "check_signal_weight",
     "check_best_amount",
+    "MU_GRID",
+    "check_sip_loss",
+    "check_tikhonov",
+    "check_best_mu",
 ]
 
 AMOUNT = 8.0
 AMOUNT_GRID = (6.0, 7.0, 7.5, 8.0, 8.5, 9.0, 10.0)  # exercise 4: the amounts the inverse may assume
+MU_GRID = tuple(10.0**e for e in range(-12, 1))  # exercise 6: the damping values to try
+MU_NOISE = 1e-4  # exercise 6: the noise of its observations
 
 
 def exercise_problem(noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,3 +183,96 @@ def check_best_amount(my_amount) -> None:
             "y - m) and invert it with the assumed one."
         )
     passed(f"amount {best:g} is best; mean L1 error per assumed amount: {table}")
+
+
+# ----------------------------------------------------------------------------- exercises 5 and 6
+def _torch_tikhonov(amount: float, mu: float):
+    """A differentiable Tikhonov inverse built here from the closed form (not ``course_lib.heat``)."""
+
+    def inverse(dy: torch.Tensor) -> torch.Tensor:
+        lam = torch.from_numpy(np.exp(-_log_kernel(dy.shape[-2:], amount)))  # (H, W)
+        return torch.fft.ifft2(torch.fft.fft2(dy) * (lam / (lam**2 + mu))).real
+
+    return inverse
+
+
+@self_check(hint="compute Δx under torch.no_grad() from r = y - diffuse(x̂); the loss is ½ sum (x̂ - (x̂ + Δx))², per example.")
+def check_sip_loss(my_sip_loss) -> None:
+    """Exercise 5: ``my_sip_loss(x_hat, y, amount, inverse)`` is SIP's proxy loss per example, gradient -Δx."""
+    x_true, y = exercise_problem()
+    x_true, y = x_true[:4], y[:4]
+    g = torch.Generator().manual_seed(11)
+    x0 = y.mean(dim=(-2, -1), keepdim=True) + 0.5 * x_true + 0.05 * torch.randn(x_true.shape, generator=g,
+                                                                                  dtype=x_true.dtype)
+    x_hat = x0.clone().requires_grad_(True)
+    inverse = _torch_tikhonov(AMOUNT, 1e-8)  # differentiable: a missing stop-gradient shows in the gradient
+    loss = attempt(my_sip_loss, x_hat, y.clone(), AMOUNT, inverse)
+    if not isinstance(loss, torch.Tensor) or loss.shape != (4,):
+        raise AssertionError(f"expected one loss per example, a tensor of shape (4,), got "
+                             f"{getattr(loss, 'shape', type(loss).__name__)}. Sum over the cells only.")
+    # reference in NumPy: r = y - P x̂, Δx = λ/(λ²+μ) r mode by mode, loss ½||Δx||², gradient -Δx
+    lam = np.exp(-_log_kernel(x0.shape[-2:], AMOUNT))
+    r = y.numpy() - _np_diffuse(x0.numpy(), AMOUNT)
+    dx = np.fft.ifft2(np.fft.fft2(r) * lam / (lam**2 + 1e-8)).real
+    want_loss = 0.5 * (dx**2).sum(axis=(-3, -2, -1))
+    got_loss = loss.detach().double().numpy()
+    if not np.allclose(got_loss, want_loss, rtol=1e-6):
+        raise AssertionError(f"the losses should be ½||Δx||² per example, {np.round(want_loss, 3)}; yours are "
+                             f"{np.round(got_loss, 3)}. Hint: the target is x̂ + Δx, a constant.")
+    if not loss.requires_grad:
+        raise AssertionError("your loss has no gradient: x̂ itself must stay in the graph; only the target "
+                             "x̂ + Δx is computed without gradient.")
+    (grad,) = torch.autograd.grad(loss.sum(), x_hat)
+    err = float(np.linalg.norm(grad.double().numpy() + dx) / np.linalg.norm(dx))
+    if not err < 1e-6:
+        raise AssertionError(f"autograd's gradient of your loss differs from -Δx by a relative {err:.3g}. Hint: "
+                             "compute the target x̂ + Δx under torch.no_grad() (or detach it); otherwise the "
+                             "gradient also flows through Δx(x̂).")
+    passed(f"your loss is ½||Δx||² and autograd's gradient is -Δx (relative error {err:.1e}): SIP's step")
+
+
+_NO_MU = object()  # check_tikhonov without a damping to check
+
+
+@self_check(hint="mode by mode, multiply the FFT of dy by λ/(λ² + μ) with λ = exp(-4π²|k|² a).")
+def check_tikhonov(my_tikhonov, my_mu=_NO_MU) -> None:
+    """Exercise 6: ``my_tikhonov(dy, amount, mu)`` is ``(P² + μ)⁻¹ P dy``; with ``my_mu``, also :func:`check_best_mu`'s test."""
+    g = torch.Generator().manual_seed(12)
+    dy = torch.randn(2, 1, 32, 32, generator=g, dtype=torch.float64)
+    for amount, mu in ((2.0, 1e-12), (8.0, 1e-3), (1.0, 1.0)):
+        got = _as_array(attempt(my_tikhonov, dy.clone(), amount, mu), dy.shape, "an update of dy's shape")
+        lam = np.exp(-_log_kernel(dy.shape[-2:], amount))
+        want = np.fft.ifft2(np.fft.fft2(dy.numpy()) * lam / (lam**2 + mu)).real
+        err = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+        if not err < 1e-8:
+            raise AssertionError(f"for amount {amount:g} and mu {mu:g} your update differs from (P² + μ)⁻¹ P dy by a "
+                                 f"relative {err:.3g}. Hint: the multiplier is λ/(λ² + μ), not 1/(λ + μ): it "
+                                 "minimises ½||P d - dy||² + (μ/2)||d||².")
+    if my_mu is _NO_MU:
+        passed("your inverse is (P² + μ)⁻¹ P for three amounts and dampings")
+        return
+    best, table = _best_mu_check(my_mu)
+    passed(f"your inverse is (P² + μ)⁻¹ P, and mu = {best:g} is best at noise {MU_NOISE:g} ({table})")
+
+
+@self_check(hint="for each mu in MU_GRID: one step m + my_tikhonov(y - m, 8, mu) from the mean guess m of exercise_problem(MU_NOISE).")
+def check_best_mu(my_mu) -> None:
+    """Exercise 6: the μ of :data:`MU_GRID` whose one step on ``exercise_problem(MU_NOISE)`` is closest to the sources."""
+    best, table = _best_mu_check(my_mu)
+    passed(f"mu = {best:g} is best at noise {MU_NOISE:g}; mean L1 error per mu: {table}")
+
+
+def _best_mu_check(my_mu) -> tuple[float, str]:
+    """Raise unless ``my_mu`` is the best damping; return it and the table of one-step errors."""
+    value = float(answer(my_mu))
+    x_true, y = exercise_problem(MU_NOISE)
+    y = y.numpy()
+    m = y.mean(axis=(-2, -1), keepdims=True)
+    lam = np.exp(-_log_kernel(y.shape[-2:], AMOUNT))
+    errors = {mu: _l1(m + np.fft.ifft2(np.fft.fft2(y - m) * lam / (lam**2 + mu)).real, x_true.numpy())
+              for mu in MU_GRID}
+    best = min(errors, key=errors.get)
+    table = ", ".join(f"{mu:.0e}: {e:.1f}" for mu, e in errors.items())
+    if not math.isclose(value, best, rel_tol=1e-9):
+        raise AssertionError(f"expected mu = {best:g}, got {value:g}. Mean L1 error of one step per mu: {table}.")
+    return best, table
