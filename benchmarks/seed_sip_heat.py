@@ -5,9 +5,10 @@
 writes ``benchmarks/seed_sip_heat.json``, which the chapter reads and shows (it does not retrain).
 The original PhiFlow notebook ("Learning to Invert Heat Conduction with Scale-invariant Updates")
 prints the batch's x-L2 (``field.l2_loss(x_gt - x)``: half the sum of squares per example, as
-mean ± std over the batch) every 10 steps; its stored output holds the first 40 of those lines
-(steps 0 to 390). They are copied below, and the same statistic of ``course_lib.sip`` is logged
-at the same steps. The script also measures what the notebook's mean shift does at step 0 (the
+mean ± std over the batch) every 10 steps; its stored output holds 40 such lines, although the
+loop as shown prints 50. They are copied below and aligned with steps 0, 10, ..., 390 (an assumption:
+the output does not say which steps they are), and the same statistic of ``course_lib.sip`` is
+logged at the same steps. The script also measures what the notebook's mean shift does at step 0 (the
 initial network's x-L2 with and without setting the prediction's mean to the observation's).
 Run time on one thread of a 2-core laptop-class CPU: see ``seconds`` in the JSON file.
 """
@@ -28,7 +29,7 @@ from course_lib.sip import heat_errors, predict, train_heat_inverter
 
 OUT = Path(__file__).with_name("seed_sip_heat.json")
 
-# Mean x-L2 of the batch at steps 0, 10, ..., 390, from the original notebook's stored output.
+# Mean x-L2 of the batch, the 40 lines of the original notebook's stored output (read as steps 0, 10, ..., 390).
 SEED_X_L2 = [
     10.493, 10.187, 11.047, 10.072, 8.682, 8.241, 8.466, 9.183, 8.269, 7.814,
     8.390, 7.937, 7.315, 7.617, 7.730, 7.126, 7.256, 7.313, 8.344, 6.463,
