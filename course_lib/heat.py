@@ -238,13 +238,12 @@ def _multiply_modes(dy: torch.Tensor, multiplier: torch.Tensor) -> torch.Tensor:
 def tikhonov_inverse(dy: torch.Tensor, amount, mu: float) -> torch.Tensor:
     r"""The Tikhonov (Levenberg--Marquardt) inverse :math:`(P^2 + \mu)^{-1} P\,dy`.
 
-    :math:`\Delta x = rg\min_d 	frac12\|P d - dy\|^2 + 	frac\mu2\|d\|^2`; mode by mode
+    :math:`\Delta x = \arg\min_d \tfrac12\|P d - dy\|^2 + \tfrac\mu2\|d\|^2`; mode by mode
     the multiplier is :math:`\lambda_k / (\lambda_k^2 + \mu)` with
     :math:`\lambda_k = e^{-4\pi^2|k|^2 a}`. As a step for the residual ``dy = y - P x̂`` it is
-    Levenberg--Marquardt's: :math:`\mu 	o 0` gives the exact inverse :math:`1/\lambda_k` on
-    every mode with :math:`\lambda_k^2 \gg \mu`, :math:`\mu 	o \infty` gives
-    :math:`\lambda_k / \mu`, gradient descent's direction :math:`-
-abla	frac12\|P\hat x - y\|^2`
+    Levenberg--Marquardt's: :math:`\mu \to 0` gives the exact inverse :math:`1/\lambda_k` on
+    every mode with :math:`\lambda_k^2 \gg \mu`, :math:`\mu \to \infty` gives
+    :math:`\lambda_k / \mu`, gradient descent's direction :math:`-\nabla\tfrac12\|P\hat x - y\|^2`
     with step :math:`1/\mu`. No mode is amplified by more than :math:`1/(2\sqrt\mu)`.
 
     Parameters
@@ -269,7 +268,7 @@ abla	frac12\|P\hat x - y\|^2`
 def source_spectrum(
     n: int = 512, size: int = 64, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    r"""Mean power spectrum :math:`S_k = E|\widehat{x - ar x}(k)|^2` of :func:`heat_sources`, ``(size, size)``.
+    r"""Mean power spectrum :math:`S_k = E|\widehat{x - \bar x}(k)|^2` of :func:`heat_sources`, ``(size, size)``.
 
     Estimated from ``n`` draws (unnormalised ``fft2``, fft2 layout, float64) of the sources
     minus their own mean, which diffusion conserves: the prior of :func:`wiener_inverse`.
