@@ -60,7 +60,7 @@ from .operators import ImageConvolution
 from .projections import project_simplex
 
 __all__ = ["constant_init", "kernel_loss", "lipschitz_constant", "pgd", "adam_projected", "relative_error",
-           "KernelLeastSquares"]
+           "KernelLeastSquares", "fista_simplex", "polish_on_support"]
 
 KERNEL_DIMS = (-2, -1)
 
@@ -326,24 +326,8 @@ class KernelLeastSquares:
         return float(g @ kernel.reshape(-1).to(torch.float64) - g.min())
 
     def _polish(self, k: torch.Tensor) -> torch.Tensor:
-        r"""The exact minimiser on ``k``'s support (``k > 0``, entries summing to one), if it is feasible and better.
-
-        The KKT system :math:`[G_{SS}\ 1; 1^\top\ 0][k_S; \nu] = [b_S; 1]`: once FISTA has found the
-        support, one solve replaces its slow last digits. Otherwise ``k`` is returned unchanged.
-        """
-        S = k > 0
-        n = int(S.sum())
-        M = torch.zeros(n + 1, n + 1, dtype=k.dtype, device=k.device)
-        M[:n, :n] = self.G[S][:, S]
-        M[:n, n] = M[n, :n] = 1.0
-        rhs = torch.cat([self.b[S], k.new_ones(1)])
-        sol = torch.linalg.lstsq(M, rhs[:, None]).solution[:n, 0]
-        if not bool((sol >= 0).all()):
-            return k
-        polished = torch.zeros_like(k)
-        polished[S] = sol
-        shape = self.kernel_shape
-        return polished if float(self.loss(polished.reshape(shape))) <= float(self.loss(k.reshape(shape))) else k
+        """:func:`polish_on_support` with this problem's :math:`G` and :math:`b`."""
+        return polish_on_support(self.G, self.b, k)
 
     def solve(self, kernel_init: torch.Tensor | None = None, tol: float = 1e-9, max_iter: int = 100_000) -> torch.Tensor:
         """FISTA with adaptive restart from ``kernel_init`` (default the flat kernel) until ``gap <= tol * f``.
@@ -363,21 +347,68 @@ class KernelLeastSquares:
         if kernel_init is None:
             kernel_init = torch.full(self.kernel_shape, 1.0 / (h * w), dtype=torch.float64, device=self.G.device)
         k = project_simplex(kernel_init.detach().to(torch.float64).reshape(1, -1), dim=-1)[0]
-        step = 1.0 / self.lipschitz()
-        z, t = k.clone(), 1.0
         exact = 1e-12 * float(self.loss(k.reshape(self.kernel_shape)))  # an exact fit
-        for it in range(max_iter):
-            if it % 50 == 0:
-                k = self._polish(k)
-                f = float(self.loss(k.reshape(self.kernel_shape)))
-                if f <= exact or self.gap(k) <= tol * f:
-                    return k.reshape(self.kernel_shape)
-            k_next = project_simplex((z - step * (self.G @ z - self.b))[None], dim=-1)[0]
-            if float((z - k_next) @ (k_next - k)) > 0:  # the momentum points uphill: restart
-                z, t = k_next.clone(), 1.0
-            else:
-                t_next = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
-                z = k_next + (t - 1) / t_next * (k_next - k)
-                t = t_next
-            k = k_next
-        raise RuntimeError(f"FISTA did not reach a Frank-Wolfe gap of {tol:g} x f in {max_iter} steps")
+
+        def check(k: torch.Tensor) -> tuple[torch.Tensor, bool]:
+            k = self._polish(k)
+            f = float(self.loss(k.reshape(self.kernel_shape)))
+            return k, f <= exact or self.gap(k) <= tol * f
+
+        k = fista_simplex(self.G, self.b, k, 1.0 / self.lipschitz(), check, max_iter)
+        if k is None:
+            raise RuntimeError(f"FISTA did not reach a Frank-Wolfe gap of {tol:g} x f in {max_iter} steps")
+        return k.reshape(self.kernel_shape)
+
+
+def polish_on_support(G: torch.Tensor, b: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""The minimiser of :math:`\tfrac12 k^\top G k - b^\top k` on ``k``'s support, if it is feasible and better.
+
+    On the support :math:`S = \{k > 0\}` with the entries summing to one, the KKT system
+    :math:`[G_{SS}\ 1; 1^\top\ 0][k_S; \nu] = [b_S; 1]`: once an iterative method has found the
+    support, one solve replaces its slow last digits. Otherwise ``k`` is returned unchanged.
+    """
+    S = k > 0
+    n = int(S.sum())
+    M = torch.zeros(n + 1, n + 1, dtype=k.dtype, device=k.device)
+    M[:n, :n] = G[S][:, S]
+    M[:n, n] = M[n, :n] = 1.0
+    rhs = torch.cat([b[S], k.new_ones(1)])
+    sol = torch.linalg.lstsq(M, rhs[:, None]).solution[:n, 0]
+    if not bool((sol >= 0).all()):
+        return k
+    polished = torch.zeros_like(k)
+    polished[S] = sol
+
+    def f(v: torch.Tensor) -> float:
+        return float(0.5 * v @ (G @ v) - b @ v)
+
+    return polished if f(polished) <= f(k) else k
+
+
+def fista_simplex(G: torch.Tensor, b: torch.Tensor, k: torch.Tensor, step: float,
+                  check: Callable[[torch.Tensor], tuple[torch.Tensor, bool]],
+                  max_iter: int = 100_000) -> torch.Tensor | None:
+    r"""FISTA with adaptive restart for :math:`\tfrac12 k^\top G k - b^\top k` on the simplex.
+
+    ``G`` ``(n, n)`` symmetric positive semi-definite, ``b`` and the start ``k`` ``(n,)`` (``k`` on
+    the simplex), ``step`` at most :math:`1/L`. Every 50 steps, from the first, ``check(k)``
+    returns ``(k, done)``: it may replace the iterate (a polishing solve) and says when to stop
+    (a certificate such as the Frank--Wolfe gap). Beck & Teboulle (2009) with the gradient
+    restart of O'Donoghue & Candes (2015): the momentum is dropped whenever it points uphill.
+    Returns the kernel, or ``None`` if ``max_iter`` steps never satisfied ``check``.
+    """
+    z, t = k.clone(), 1.0
+    for it in range(max_iter):
+        if it % 50 == 0:
+            k, done = check(k)
+            if done:
+                return k
+        k_next = project_simplex((z - step * (G @ z - b))[None], dim=-1)[0]
+        if float((z - k_next) @ (k_next - k)) > 0:  # the momentum points uphill: restart
+            z, t = k_next.clone(), 1.0
+        else:
+            t_next = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
+            z = k_next + (t - 1) / t_next * (k_next - k)
+            t = t_next
+        k = k_next
+    return None

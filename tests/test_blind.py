@@ -6,6 +6,7 @@ import doctest
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 import course_lib.blind.blind_dps as blind_dps_mod
 import course_lib.blind.edges as edges_mod
@@ -19,10 +20,11 @@ from course_lib.blind import (align, kernel_error, kernel_step, tikhonov_cg, tv_
 from course_lib.blind.blind_dps import blind_dps_sample
 from course_lib.blind.edges import l0_latent
 from course_lib.blind.kernel_prior import KernelDenoiser, from_model, load_kernel_denoiser, to_model
-from course_lib.blind.metrics import shift_zero
+from course_lib.blind.metrics import kernel_similarity, shift_zero
 from course_lib.blind.nonblind import estimate_noise, grad_periodic
-from course_lib.blind.trap import delta_kernel, joint_objective, total_variation
-from course_lib.blind.tv_blind import centre_kernel, kernel_lipschitz, kernel_normal_equations, pyramid_sizes
+from course_lib.blind.trap import delta_kernel, joint_objective, naive_alternating, total_variation
+from course_lib.blind.tv_blind import (centre_kernel, kernel_lipschitz, kernel_normal_equations, kernel_solve,
+                                      pyramid_sizes, upsample_kernel)
 from course_lib.convolution import convolve2d
 from course_lib.data import load_image
 from course_lib.kernels import motion_blur_kernel
@@ -204,6 +206,45 @@ def test_kernel_step_treats_every_image_on_its_own():
     assert torch.allclose(both[1:], one)
 
 
+@pytest.mark.parametrize("gradient_domain", [True, False])
+def test_kernel_solve_reaches_the_minimum_that_many_steps_approach(gradient_domain):
+    x = load_image("camera", size=48, color=False).double()
+    k = _kernel(7, 3)
+    y = add_gaussian_noise(Blur(k, padding="circular")(x), 0.01, generator=G(0))
+    flat = project_simplex(torch.ones_like(k), dim=(-2, -1))
+    k_hat = kernel_solve(x, y, flat, tol=1e-8, gradient_domain=gradient_domain)
+    assert k_hat.shape == k.shape and float(k_hat.min()) >= 0 and abs(float(k_hat.sum()) - 1) < 1e-9
+
+    def f(kk):
+        xx, yy = (grad_periodic(x), grad_periodic(y)) if gradient_domain else (x, y)
+        kern = kk.reshape(1, 1, 7, 7)
+        return 0.5 * float(sum((convolve2d(xx[:, :, i], kern, padding="circular") - yy[:, :, i]).pow(2).sum()
+                               for i in range(2))) if gradient_domain else \
+            0.5 * float((convolve2d(xx, kern, padding="circular") - yy).pow(2).sum())
+
+    many = kernel_step(x, y, flat, n_iter=20000, gradient_domain=gradient_domain)
+    assert f(k_hat) <= f(many) * (1 + 1e-7)           # no worse than 20,000 PGD steps
+    assert f(k_hat) <= f(k) and kernel_error(k_hat, k) < 0.3
+    with pytest.raises(ValueError, match="tol"):
+        kernel_solve(x, y, flat, tol=0.0)
+
+
+def test_kernel_step_delayed_normalisation_leaves_delta_and_projection_does_not():
+    x = load_image("camera", size=48, color=False)
+    k = _kernel(7, 3).float()
+    y = add_gaussian_noise(Blur(k, padding="circular")(x), 0.01, generator=G(0))
+    d = delta_kernel(7)
+    x_d = tv_deconvolve(y, d, 3e-2, n_iter=50)
+    kept = kernel_step(x_d, y, d, n_iter=5, gradient_domain=False)
+    spread = kernel_step(x_d, y, d, n_iter=5, gradient_domain=False, normalise="delayed")
+    assert abs(float(spread.sum()) - 1) < 1e-5 and float(spread.min()) >= 0
+    assert int((spread > 0).sum()) > int((kept > 0).sum())
+    with pytest.raises(ValueError, match="normalise"):
+        kernel_step(x_d, y, d, normalise="clip")
+    with pytest.raises(ValueError, match="normalise"):
+        naive_alternating(y, 7, n_iter=1, k_iter=None, normalise="delayed")
+
+
 def test_centre_kernel_keeps_the_blurred_image():
     x = torch.rand(1, 1, 20, 20, generator=G(2), dtype=torch.float64)
     k = torch.zeros(1, 1, 9, 9, dtype=torch.float64)
@@ -219,10 +260,50 @@ def test_l0_latent_keeps_a_sharp_edge():
     assert float((l0_latent(y, torch.ones(1, 1, 1, 1, dtype=torch.float64), lam=1e-2) - y).abs().max()) < 1e-2
 
 
+def test_kernel_similarity_is_shape_only_and_splits_the_kernel_error():
+    k = F.pad(_kernel(11, 1), (4, 4, 4, 4))          # margins: no shift below pushes mass out
+    assert kernel_similarity(3.0 * shift_zero(k, 1, -2), k) == pytest.approx(1.0, abs=1e-12)
+    flat = F.pad(torch.full((1, 1, 11, 11), 1 / 121, dtype=k.dtype), (4, 4, 4, 4))   # too wide, r < 1
+    for k_hat in (shift_zero(F.pad(_kernel(11, 2), (4, 4, 4, 4)), 1, 2), 0.5 * k + 0.5 * flat, flat):
+        ks, e = kernel_similarity(k_hat, k), kernel_error(k_hat, k)
+        r = float(k_hat.norm() / k.norm())
+        assert 0 < ks < 0.999
+        assert e == pytest.approx(((r - ks) ** 2 + 1 - ks**2) ** 0.5, abs=1e-9)  # e^2 = (r - KS)^2 + 1 - KS^2
+    with pytest.raises(ValueError, match="k_hat"):
+        kernel_similarity(torch.full((1, 1, 3, 3), float("nan")), _kernel(3))
+
+
 # ----------------------------------------------------------------------------- the blind method
 def test_pyramid_goes_from_a_small_to_the_full_kernel():
     plan = pyramid_sizes(15)
     assert plan[0][1] <= 5 and plan[-1] == (1.0, 15) and all(k % 2 for _, k in plan)
+
+
+def test_upsample_kernel_stretches_about_the_centre_by_the_image_scale():
+    d = torch.zeros(1, 1, 5, 5, dtype=torch.float64)
+    d[..., 2, 2] = 1.0
+    assert torch.equal(upsample_kernel(d, 9, 1.0), F.pad(d, (2, 2, 2, 2)))   # factor 1: only padded
+    line = torch.zeros(1, 1, 5, 5, dtype=torch.float64)
+    line[..., 2, 1:4] = 1 / 3                                                 # 3 px long
+    up = upsample_kernel(line, 9, 2.0)[0, 0]
+    assert float(up.sum()) == pytest.approx(1.0, abs=1e-12) and float(up.min()) >= 0
+    cols = torch.nonzero(up.sum(0) > 1e-12).flatten()
+    rows = torch.nonzero(up.sum(1) > 1e-12).flatten()
+    # old columns 1..3 (centre 2) land on 4 -/+ 2, old row 2 on row 4; the bilinear ramps reach one
+    # pixel further on each side (half-way samples)
+    assert cols.tolist() == [1, 2, 3, 4, 5, 6, 7] and rows.tolist() == [3, 4, 5]
+    assert torch.allclose(up, up.flip(-1)) and torch.allclose(up, up.flip(-2))
+    assert torch.allclose(up[3], up[4] / 2) and float(up[4, 2:7].std()) < 1e-12 < float(up[4, 1])
+    # the old rule (resize the array to the window, project a kernel that sums to ~3) kept fewer entries
+    k = motion_blur_kernel(15, generator=G(1), dtype=torch.float64)
+    k5 = tv_blind_mod._resize(k, (5, 5))
+    k5 = k5 / k5.sum()
+    old = project_simplex(tv_blind_mod._resize(k5, (9, 9)).clamp_min(0), dim=(-2, -1))
+    assert int((upsample_kernel(k5, 9, 2**0.5) > 0).sum()) > 2 * int((old > 0).sum())
+    with pytest.raises(ValueError, match="size"):
+        upsample_kernel(d, 8, 2.0)
+    with pytest.raises(ValueError, match="factor"):
+        upsample_kernel(d, 9, 0.0)
 
 
 def test_tv_blind_recovers_a_kernel_on_a_small_synthetic_case():
@@ -252,7 +333,8 @@ def test_tv_blind_refinement_runs_at_full_size_after_the_schedule():
     (dict(kernel_size=10), "kernel_size"), (dict(kernel_size=99), "kernel_size"),
     (dict(kernel_size=9, lam=-1.0), "lam"), (dict(kernel_size=9, padding="valid"), "padding"),
     (dict(kernel_size=9, latent="tv2"), "latent"), (dict(kernel_size=9, refine=-1), "refine"),
-    (dict(kernel_size=9, refine=2.5), "refine"), (dict(kernel_size=9, refine_k_iter=0), "refine_k_iter")])
+    (dict(kernel_size=9, refine=2.5), "refine"), (dict(kernel_size=9, refine_k_iter=0), "refine_k_iter"),
+    (dict(kernel_size=9, transfer="resize"), "transfer")])
 def test_tv_blind_rejects_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
         tv_blind_deconvolution(torch.rand(1, 1, 32, 32), progress=False, **kwargs)

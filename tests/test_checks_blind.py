@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.checks.blind import check_kernel_error, check_kernel_step, check_total_variation
+from course_lib.checks.blind import (check_delayed_normalisation, check_kernel_error, check_kernel_step,
+                                     check_total_variation)
 from course_lib.convolution import convolve2d, convolve2d_kernel_adjoint
 from course_lib.projections import project_simplex
 
@@ -54,7 +55,8 @@ def _step(x, y, k, step, sign=1.0, project="exact", flip=False, times=1.0):
 
 
 # ----------------------------------------------------------------------------- placeholders
-@pytest.mark.parametrize("check", [check_kernel_error, check_total_variation, check_kernel_step])
+@pytest.mark.parametrize("check", [check_kernel_error, check_total_variation, check_kernel_step,
+                                   check_delayed_normalisation])
 def test_placeholder_is_not_attempted(check, capsys):
     check(_placeholder)
     assert "not attempted yet" in capsys.readouterr().out
@@ -116,3 +118,32 @@ def test_kernel_step_right(capsys):
 def test_kernel_step_wrong(wrong):
     with pytest.raises(AssertionError):
         check_kernel_step(wrong)
+
+
+# ----------------------------------------------------------------------------- exercise 4
+def _delayed(k, grad, step, sign=1.0, order="clip-first", renormalise=True):
+    v = k - sign * step * grad
+    if order == "project":
+        return project_simplex(v, dim=(-2, -1))
+    if order == "normalise-first":
+        return (v / v.sum()).clamp_min(0)
+    v = v.clamp_min(0)
+    return v / v.sum() if renormalise else v
+
+
+def test_delayed_normalisation_right(capsys):
+    check_delayed_normalisation(_delayed)
+    out = capsys.readouterr().out
+    assert out.startswith("\u2713") and "the exact projection" in out
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda k, g, s: _delayed(k, g, s, order="project"),          # the exact projection
+    lambda k, g, s: _delayed(k, g, s, order="normalise-first"),  # normalise, then clip
+    lambda k, g, s: _delayed(k, g, s, renormalise=False),        # clip only
+    lambda k, g, s: _delayed(k, g, s, sign=-1.0),                # uphill
+    lambda k, g, s: k,                                           # no step
+], ids=["projection", "normalise-first", "no-renormalisation", "uphill", "identity"])
+def test_delayed_normalisation_wrong(wrong):
+    with pytest.raises(AssertionError):
+        check_delayed_normalisation(wrong)

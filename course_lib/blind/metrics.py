@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-__all__ = ["kernel_error", "best_shift", "align", "shift_zero", "psnr_ssim", "evaluate"]
+__all__ = ["kernel_error", "kernel_similarity", "best_shift", "align", "shift_zero", "psnr_ssim", "evaluate"]
 
 
 def shift_zero(k: torch.Tensor, di: int, dj: int) -> torch.Tensor:
@@ -53,24 +53,53 @@ def _check_kernels(k_hat: torch.Tensor, k_true: torch.Tensor) -> None:
         raise ValueError(f"batch sizes differ: k_hat {k_hat.shape[0]}, k_true {k_true.shape[0]}")
 
 
-def best_shift(k_hat: torch.Tensor, k_true: torch.Tensor,
-               max_shift: int | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Per kernel: the smallest relative error over integer shifts, and the shift ``(di, dj)`` that gives it."""
+def _shifts(k_hat: torch.Tensor, k_true: torch.Tensor, max_shift: int | None):
+    """Yield ``(di, dj, shifted k_hat, k_true)``, both zero-padded to a common centred window, in float64."""
     _check_kernels(k_hat, k_true)
     size = max(*k_hat.shape[-2:], *k_true.shape[-2:])
     a, b = torch.broadcast_tensors(_centre_pad(k_hat.detach().double(), size),
                                    _centre_pad(k_true.detach().double(), size))
     S = size // 2 if max_shift is None else int(max_shift)
-    ref = b.flatten(1).norm(dim=1).clamp_min(1e-300)  # (B,)
-    best = torch.full_like(ref, float("inf"))
-    arg = torch.zeros(ref.shape[0], 2, dtype=torch.long)
     for di in range(-S, S + 1):
         for dj in range(-S, S + 1):
-            e = (shift_zero(a, di, dj) - b).flatten(1).norm(dim=1) / ref
-            better = e < best - 1e-12
-            arg[better.cpu()] = torch.tensor([di, dj])
-            best = torch.where(better, e, best)
+            yield di, dj, shift_zero(a, di, dj), b
+
+
+def best_shift(k_hat: torch.Tensor, k_true: torch.Tensor,
+               max_shift: int | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Per kernel: the smallest relative error over integer shifts, and the shift ``(di, dj)`` that gives it."""
+    best = arg = None
+    for di, dj, a, b in _shifts(k_hat, k_true, max_shift):
+        if best is None:
+            ref = b.flatten(1).norm(dim=1).clamp_min(1e-300)  # (B,)
+            best = torch.full_like(ref, float("inf"))
+            arg = torch.zeros(ref.shape[0], 2, dtype=torch.long)
+        e = (a - b).flatten(1).norm(dim=1) / ref
+        better = e < best - 1e-12
+        arg[better.cpu()] = torch.tensor([di, dj])
+        best = torch.where(better, e, best)
     return best.cpu().numpy(), [tuple(int(v) for v in row) for row in arg]
+
+
+def kernel_similarity(k_hat: torch.Tensor, k_true: torch.Tensor, max_shift: int | None = None) -> float | np.ndarray:
+    r"""Peak normalised cross-correlation :math:`\mathrm{KS} = \max_s \langle\tau_s\hat k, k\rangle / (\|\hat k\|\,\|k\|)`.
+
+    The shape of the estimate, whatever its concentration: 1 for a shifted copy of ``k_true``
+    at any scale, lower for another shape (Hu & Yang, "Good regions to deblur", ECCV 2012, use
+    it to rank kernels). The kernel error mixes shape with concentration: with
+    :math:`r = \|\hat k\|/\|k\|` (a flat, too-wide estimate has :math:`r < 1`),
+    :math:`\|\tau_s\hat k - k\|^2/\|k\|^2 = r^2 - 2r\,\mathrm{NCC}_s + 1`, so when no shift
+    pushes mass out of the window :math:`e^2 = (r - \mathrm{KS})^2 + 1 - \mathrm{KS}^2`
+    (``tests/test_blind.py`` checks it). Same arguments and return types as :func:`kernel_error`.
+    """
+    best = None
+    for _, _, a, b in _shifts(k_hat, k_true, max_shift):
+        ncc = (a * b).flatten(1).sum(1)
+        best = ncc if best is None else torch.maximum(best, ncc)
+    norms = [t.detach().double().flatten(1).norm(dim=1) for t in (k_hat, k_true)]  # unshifted
+    best = best / (norms[0] * norms[1]).clamp_min(1e-300)
+    out = best.cpu().numpy()
+    return float(out[0]) if out.shape[0] == 1 else out
 
 
 def kernel_error(k_hat: torch.Tensor, k_true: torch.Tensor, max_shift: int | None = None) -> float | np.ndarray:

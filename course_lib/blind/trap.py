@@ -38,7 +38,7 @@ import torch
 from ..convolution import convolve2d
 from ..projections import project_simplex
 from .nonblind import grad_periodic, tv_deconvolve
-from .tv_blind import kernel_step
+from .tv_blind import kernel_solve, kernel_step
 
 __all__ = ["total_variation", "joint_objective", "delta_kernel", "naive_alternating"]
 
@@ -65,14 +65,21 @@ def delta_kernel(size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 
 def naive_alternating(y: torch.Tensor, kernel_size: int, lam: float = 3e-3, n_iter: int = 20,
-                      x_iter: int = 50, k_iter: int = 50, kernel_init: torch.Tensor | None = None,
-                      x_init: torch.Tensor | None = None) -> dict[str, list]:
+                      x_iter: int = 50, k_iter: int | None = 50, kernel_init: torch.Tensor | None = None,
+                      x_init: torch.Tensor | None = None, normalise: str = "project") -> dict[str, list]:
     r"""Alternate :math:`x \leftarrow \arg\min_x J(x, k)` (ADMM) and PGD on :math:`k` for :math:`J` itself.
 
     No pyramid, no schedule, the image-domain misfit: the textbook scheme, from ``kernel_init``
-    (default: the flat kernel) and ``x_init`` (default: ``y``). Returns a dict of per-iteration
+    (default: the flat kernel) and ``x_init`` (default: ``y``). ``k_iter`` PGD steps of size
+    :math:`1/L` per round, or ``None``: the kernel subproblem solved to convergence
+    (:func:`~.tv_blind.kernel_solve`, Frank--Wolfe gap at most 1e-6 f); ``normalise`` is
+    :func:`~.tv_blind.kernel_step`'s (``"delayed"``: Perrone & Favaro's). Returns a dict of per-iteration
     lists: ``"objective"`` (``(B,)`` arrays), ``"kernel"`` (the iterates) and the final ``"x"``.
     """
+    if normalise not in ("project", "delayed"):
+        raise ValueError(f"normalise must be 'project' or 'delayed', got {normalise!r}")
+    if k_iter is None and normalise != "project":
+        raise ValueError("normalise='delayed' needs k_iter PGD steps: the exact solve (k_iter=None) projects")
     B = y.shape[0]
     if kernel_init is None:
         k = project_simplex(torch.ones(B, 1, kernel_size, kernel_size, dtype=y.dtype), dim=(-2, -1))
@@ -82,7 +89,8 @@ def naive_alternating(y: torch.Tensor, kernel_size: int, lam: float = 3e-3, n_it
     out: dict[str, list] = {"objective": [], "kernel": []}
     for _ in range(n_iter):
         x = tv_deconvolve(y, k, lam, n_iter=x_iter, x0=x)
-        k = kernel_step(x, y, k, n_iter=k_iter, gradient_domain=False)
+        k = (kernel_solve(x, y, k, gradient_domain=False) if k_iter is None
+             else kernel_step(x, y, k, n_iter=k_iter, gradient_domain=False, normalise=normalise))
         out["objective"].append(joint_objective(x, k, y, lam).numpy())
         out["kernel"].append(k.clone())
     out["x"] = [x]

@@ -6,7 +6,8 @@ Each reference answer is computed here by another route than the chapter's libra
 * total variation: NumPy ``np.roll`` differences in float64, not ``total_variation``;
 * one projected kernel step: the gradient by autograd through a convolution written as a sum of
   ``torch.roll``\ s (not ``convolve2d``), and the simplex projection by bisection on its threshold
-  (not the sort-based ``project_simplex``).
+  (not the sort-based ``project_simplex``);
+* Perrone & Favaro's delayed normalisation: NumPy ``np.maximum`` and a division in float64.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from . import attempt, passed, self_check
 
-__all__ = ["check_kernel_error", "check_total_variation", "check_kernel_step"]
+__all__ = ["check_kernel_error", "check_total_variation", "check_kernel_step", "check_delayed_normalisation"]
 
 
 def _np_shift(a: np.ndarray, di: int, dj: int) -> np.ndarray:
@@ -141,3 +142,34 @@ def check_kernel_step(my_kernel_step) -> None:
             "gradient), the gradient of a true convolution is a correlation with x, and project with the exact "
             "Euclidean projection (clipping and renormalising is not the projection).")
     passed("your step is one projected gradient step: it matches autograd plus an exact projection")
+
+
+@self_check(hint="v = k - step * grad; clip the negative entries to 0 (torch.clamp_min); divide by the sum")
+def check_delayed_normalisation(my_delayed_step) -> None:
+    """``my_delayed_step(k, grad, step)``: gradient step, clip at 0, divide by the sum (Perrone & Favaro)."""
+    g = torch.Generator().manual_seed(13)
+    k = torch.rand(1, 1, 7, 7, generator=g, dtype=torch.float64) ** 3
+    k = k / k.sum()
+    grad = torch.randn(1, 1, 7, 7, generator=g, dtype=torch.float64)
+    step = 0.01  # about half the entries go negative: clipping matters
+    v = k.numpy() - step * grad.numpy()
+    want = np.maximum(v, 0.0)
+    want = want / want.sum()
+    got = attempt(my_delayed_step, k.clone(), grad.clone(), step)
+    got = torch.as_tensor(got, dtype=torch.float64)
+    if tuple(got.shape) != tuple(k.shape):
+        raise AssertionError(f"expected a kernel of shape {tuple(k.shape)}, got {tuple(got.shape)}")
+    if not np.allclose(got.numpy(), want, atol=1e-10):
+        projected = _bisect_simplex(torch.from_numpy(v)).numpy()
+        hint = ("this is the exact projection, not the delayed normalisation: clip at 0 and divide by the sum, "
+                "no common threshold" if np.allclose(got.numpy(), projected, atol=1e-8) else
+                "step downhill (minus step * grad), clip negatives to 0, then divide by the sum (in that order)")
+        raise AssertionError(f"max deviation {float(np.abs(got.numpy() - want).max()):.2e} from the reference. "
+                             f"Hint: {hint}.")
+    delta = torch.zeros(1, 1, 7, 7, dtype=torch.float64)
+    delta[0, 0, 3, 3] = 1.0  # at the no-blur kernel, with a small gradient of both signs
+    small = 0.01 * torch.randn(1, 1, 7, 7, generator=g, dtype=torch.float64)
+    mine = torch.as_tensor(attempt(my_delayed_step, delta.clone(), small, 1.0), dtype=torch.float64)
+    kept, kept_proj = int((mine > 0).sum()), int((_bisect_simplex(delta - small) > 1e-15).sum())
+    passed(f"your step is the delayed normalisation; at the no-blur kernel it keeps {kept} of 49 entries, "
+           f"the exact projection {kept_proj}")
