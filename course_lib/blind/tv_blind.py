@@ -356,7 +356,7 @@ def tv_blind_deconvolution(y: torch.Tensor, kernel_size: int, lam: float = 8e-3,
         else:
             if transfer == "scale":
                 k = upsample_kernel(k, ks, size[-1] / x.shape[-1])
-            else:  # "window": the array resized to the new window, as before the scale rule
+            else:  # "window" (default): the array resized to the new window, then projected
                 k = project_simplex(_resize(k, (ks, ks)).clamp_min(0), dim=DIMS)
             x = _resize(x, size)
             k, x = centre_kernel(k, x)
